@@ -1,0 +1,278 @@
+"""The speech encoder of JoyVASA: HuBERT (released checkpoint) or wav2vec 2.0.
+
+The networks are the ``transformers`` classes themselves (``HubertModel``,
+``Wav2Vec2Model``), so a module built here has exactly the state-dict keys of
+the ``audio_encoder.*`` block of the JoyVASA checkpoint once that prefix is
+stripped. What JoyVASA adds on top is a different forward pass, reproduced by
+:func:`encode_audio_window`:
+
+1. reflect-pad the 16 kHz window so the convolutional feature extractor yields
+   exactly two frames per 40 ms video frame (upstream ``pad_audio``);
+2. convolutional features at 50 Hz, cut to the frames the window can hold and
+   linearly resampled (``align_corners=False``) to ``2 * n_frames``;
+3. feature projection, transformer encoder, last hidden state;
+4. that state linearly resampled to ``n_frames`` (for 200 -> 100: the mean of
+   each adjacent pair).
+
+The projection ``audio_feature_map`` (768 -> feature_dim) belongs to the motion
+generator and is not applied here.
+
+Nothing in this module downloads anything; :func:`load_audio_encoder_dir`
+reads a local Hugging Face folder through :mod:`joyvasa.checkpoints`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import OrderedDict
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from joyvasa import checkpoints
+
+SAMPLE_RATE = 16000
+FEATURE_RATE = 50  # frames per second of the convolutional feature extractor
+VIDEO_FPS = 25  # JoyVASA's motion frame rate
+
+# Upstream `audio_model` names (checkpoint args) -> the encoder family they build.
+ENCODER_KINDS = {
+    "hubert": "hubert",
+    "hubert_zh": "hubert",
+    "hubert_zh_ori": "hubert",
+    "wav2vec2": "wav2vec2",
+    "wav2vec2_ori": "wav2vec2",
+}
+
+# TencentGameMate/chinese-hubert-base: the standard hubert-base shape. These are
+# the transformers defaults, spelled out so the model does not change if a
+# future transformers release changes its defaults.
+CHINESE_HUBERT_BASE_CONFIG = {
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "feat_extract_norm": "group",
+    "feat_extract_activation": "gelu",
+    "conv_dim": [512, 512, 512, 512, 512, 512, 512],
+    "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+    "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+    "conv_bias": False,
+    "num_conv_pos_embeddings": 128,
+    "num_conv_pos_embedding_groups": 16,
+    "do_stable_layer_norm": False,
+    "feat_proj_layer_norm": True,
+    "layer_norm_eps": 1e-5,
+    "mask_time_prob": 0.05,
+}
+
+# facebook/wav2vec2-base-960h has the same shape (no feature-projection flag).
+WAV2VEC2_BASE_CONFIG = {
+    key: value for key, value in CHINESE_HUBERT_BASE_CONFIG.items() if key != "feat_proj_layer_norm"
+}
+
+# The weight-normed positional convolution is saved under one of two spellings,
+# depending on the torch / transformers versions that wrote the file.
+_POS_CONV = "encoder.pos_conv_embed.conv."
+WEIGHT_NORM_SPELLINGS = (
+    (_POS_CONV + "weight_g", _POS_CONV + "weight_v"),
+    (_POS_CONV + "parametrizations.weight.original0", _POS_CONV + "parametrizations.weight.original1"),
+)
+
+# Keys a checkpoint may carry that the installed transformers no longer has.
+_IGNORED_ENCODER_KEYS = ("encoder.pos_conv_embed.embed_positions",)
+
+
+def encoder_family(kind: str) -> str:
+    """'hubert' or 'wav2vec2' for a kind or an upstream ``audio_model`` name."""
+    family = ENCODER_KINDS.get(str(kind).lower())
+    if family is None:
+        raise ValueError(
+            f"Unknown audio encoder '{kind}'. JoyVASA checkpoints use one of "
+            f"{', '.join(sorted(ENCODER_KINDS))}; the released one uses 'hubert_zh'."
+        )
+    return family
+
+
+def build_audio_encoder(kind: str = "hubert", config: dict | None = None) -> nn.Module:
+    """An untrained HuBERT or wav2vec 2.0 encoder in eval mode, eager attention.
+
+    ``config`` holds ``config.json`` fields that override the base shape (for
+    example a whole Hugging Face ``config.json``). The module's ``state_dict``
+    keys are the checkpoint's ``audio_encoder.*`` keys without that prefix.
+    """
+    from transformers import HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model
+
+    family = encoder_family(kind)
+    settings = dict(CHINESE_HUBERT_BASE_CONFIG if family == "hubert" else WAV2VEC2_BASE_CONFIG)
+    if config:
+        settings.update({k: v for k, v in config.items() if not k.startswith("_")})
+    # Identification fields of a config.json that must not reach the constructor.
+    for key in ("architectures", "model_type", "transformers_version", "torch_dtype", "dtype"):
+        settings.pop(key, None)
+    # The feature extractor and the encoder stack run in inference only.
+    settings["attn_implementation"] = "eager"
+    if family == "hubert":
+        encoder = HubertModel(HubertConfig(**settings))
+    else:
+        encoder = Wav2Vec2Model(Wav2Vec2Config(**settings))
+    return encoder.eval()
+
+
+def normalise_audio_encoder_keys(
+    state_dict: Mapping[str, torch.Tensor], module: nn.Module
+) -> "OrderedDict[str, torch.Tensor]":
+    """Rename the positional-convolution weight-norm pair to the module's spelling.
+
+    ``weight_g``/``weight_v`` (old torch weight_norm) and
+    ``parametrizations.weight.original0``/``original1`` (torch parametrizations)
+    hold the same two tensors. Keys of other parts are left unchanged; a few
+    buffers that old transformers versions saved are dropped.
+    """
+    module_keys = set(module.state_dict().keys())
+    target = next((pair for pair in WEIGHT_NORM_SPELLINGS if pair[0] in module_keys), None)
+    renames: dict[str, str] = {}
+    if target is not None:
+        for pair in WEIGHT_NORM_SPELLINGS:
+            if pair != target:
+                renames.update(zip(pair, target))
+    out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+    for key, value in state_dict.items():
+        if key in _IGNORED_ENCODER_KEYS and key not in module_keys:
+            continue
+        out[renames.get(key, key)] = value
+    return out
+
+
+def load_audio_encoder_dir(path, kind: str | None = None) -> nn.Module:
+    """Build and load an encoder from a local Hugging Face folder.
+
+    The folder holds ``config.json`` and ``model.safetensors`` or
+    ``pytorch_model.bin`` (for example ``chinese-hubert-base``). It is used only
+    for motion-generator checkpoints that carry no ``audio_encoder.*`` weights.
+    ``kind`` defaults to what ``config.json`` says (``model_type``).
+    """
+    path = os.fspath(path)
+    config_path = os.path.join(path, "config.json")
+    if not os.path.isfile(config_path):
+        raise checkpoints.CheckpointError(
+            f"Audio encoder folder '{path}' has no config.json. Point it at a local copy of "
+            "TencentGameMate/chinese-hubert-base (config.json plus pytorch_model.bin or "
+            "model.safetensors)."
+        )
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as err:
+        raise checkpoints.CheckpointError(
+            f"'{config_path}' could not be read as JSON ({err}). Download the folder again."
+        ) from None
+    if kind is None:
+        kind = "wav2vec2" if config.get("model_type") == "wav2vec2" else "hubert"
+    weight_path = next(
+        (
+            os.path.join(path, name)
+            for name in ("model.safetensors", "pytorch_model.bin")
+            if os.path.isfile(os.path.join(path, name))
+        ),
+        None,
+    )
+    if weight_path is None:
+        raise checkpoints.CheckpointError(
+            f"Audio encoder folder '{path}' has a config.json but no model.safetensors or "
+            "pytorch_model.bin. Download the weights into the same folder."
+        )
+    encoder = build_audio_encoder(kind, config)
+    state_dict = checkpoints.read_state_dict(weight_path)
+    # Files saved from a model with a head (HubertForCTC, ...) prefix the encoder.
+    for prefix in ("hubert.", "wav2vec2.", "audio_encoder."):
+        if any(k.startswith(prefix) for k in state_dict):
+            state_dict = checkpoints.strip_prefix(state_dict, prefix)
+    load_audio_encoder_state(encoder, state_dict, weight_path)
+    return encoder
+
+
+def load_audio_encoder_state(encoder: nn.Module, state_dict: Mapping[str, torch.Tensor], path) -> None:
+    """Load encoder weights strictly (spelling normalised); errors name the file.
+
+    Only keys the encoder has are taken, and every one it has must be present:
+    a silently missing positional convolution is upstream's known pitfall.
+    """
+    state_dict = normalise_audio_encoder_keys(state_dict, encoder)
+    expected = encoder.state_dict()
+    relevant = OrderedDict((k, v) for k, v in state_dict.items() if k in expected)
+    # masked_spec_embed is used only by training-time masking; tolerate its absence.
+    required = [k for k in expected if k != "masked_spec_embed"]
+    checkpoints.check_state_dict_keys(
+        [k for k in relevant if k != "masked_spec_embed"], required, path, "speech encoder (HuBERT / wav2vec2)"
+    )
+    checkpoints.check_shapes(relevant, {k: v.shape for k, v in expected.items()}, path, "speech encoder")
+    encoder.load_state_dict(relevant, strict=False)
+
+
+def pad_audio_for_features(audio: torch.Tensor, hop: int = 320, extra: int = 80) -> torch.Tensor:
+    """Upstream ``pad_audio``: pad (B, samples) so the CNN sees whole hops.
+
+    The target length is ``hop * (samples // hop) + extra``; half the shortfall
+    goes on each side as two reflect passes of a quarter each, plus one
+    replicated sample per side when the half is odd. For 64 000 samples that is
+    2 x 20 reflected samples per side -> 64 080 samples -> exactly 200 frames.
+    Windows already longer than the target are left unchanged.
+    """
+    samples = audio.shape[-1]
+    side = math.ceil((hop * (samples // hop) + extra - samples) / 2)
+    if side < 0:
+        return audio
+    reflect, replicate = side // 2, side % 2
+    if reflect > 0:
+        audio = F.pad(audio, (reflect, reflect), mode="reflect")
+        audio = F.pad(audio, (reflect, reflect), mode="reflect")
+    if replicate > 0:
+        audio = F.pad(audio, (1, 1), mode="replicate")
+    return audio
+
+
+def resample_frames(features: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Linear resampling along time of (B, C, L) features, ``align_corners=False``."""
+    if features.shape[-1] == n_frames:
+        return features
+    return F.interpolate(features, size=n_frames, mode="linear", align_corners=False)
+
+
+def encode_audio_window(
+    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: int = VIDEO_FPS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """JoyVASA's feature extraction for one window of 16 kHz audio.
+
+    ``audio``: (B, samples) float; the JoyVASA window is 64 000 samples for
+    ``n_frames`` = 100. Returns ``(hidden_2x, hidden)``: the encoder's last
+    hidden state at two frames per video frame, (B, 2 * n_frames, hidden_size),
+    and that resampled to (B, n_frames, hidden_size). Runs under
+    ``torch.inference_mode`` on the encoder's device and dtype; the results are
+    inference tensors (``.clone()`` them outside inference mode before any
+    in-place change).
+    """
+    if audio.ndim == 1:
+        audio = audio.unsqueeze(0)
+    if audio.ndim != 2:
+        raise ValueError(f"encode_audio_window expects audio of shape (B, samples), got {tuple(audio.shape)}.")
+    parameter = next(encoder.parameters())
+    n_features = 2 * n_frames
+    with torch.inference_mode():
+        audio = audio.to(device=parameter.device, dtype=parameter.dtype)
+        conv_features = encoder.feature_extractor(pad_audio_for_features(audio))  # (B, 512, L50)
+        # Upstream cuts to the 50 Hz frames of `n_features` frames at `fps`, then
+        # resamples to `n_features` (a no-op for whole JoyVASA windows).
+        conv_features = conv_features[:, :, : round(n_features * FEATURE_RATE / fps)]
+        conv_features = resample_frames(conv_features, n_features).transpose(1, 2)  # (B, 2n, 512)
+        projected = encoder.feature_projection(conv_features)
+        if isinstance(projected, tuple):  # wav2vec2 also returns the normalised input
+            projected = projected[0]
+        hidden_2x = encoder.encoder(projected).last_hidden_state  # (B, 2n, hidden)
+        hidden = resample_frames(hidden_2x.transpose(1, 2), n_frames).transpose(1, 2)  # (B, n, hidden)
+    return hidden_2x, hidden
