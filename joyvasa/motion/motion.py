@@ -1,0 +1,192 @@
+"""A generated motion sequence in LivePortrait's face-motion terms, and its edits.
+
+:class:`Motion` holds, per frame, the expression deformation ``exp`` (21
+keypoints x xyz), ``scale``, translation ``t`` and head pose (pitch, yaw, roll in
+degrees), i.e. what JoyVASA's motion template decodes. Edits return a new
+Motion and never change the original.
+
+The renderer drives the face relative to the first frame (except the six lip
+keypoints, taken absolute), so the edits here work relative to frame 0 too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import torch
+
+MOTION_FORMAT = "joyvasa-motion"
+MOTION_FORMAT_VERSION = 1
+
+# Keypoints the JoyVASA composition takes absolute from the generated expression.
+LIP_KEYPOINTS = (6, 12, 14, 17, 19, 20)
+
+REGIONS = ("all", "lips", "expression", "pose")
+
+# Upstream's smoothing: EMA with alpha 0.01 on scale, t and pose, i.e. strength 0.99.
+UPSTREAM_SMOOTHING = 0.99
+
+
+def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+    """LivePortrait's rotation from angles in degrees: (N,) or (N, 1) each -> (N, 3, 3).
+
+    The transpose of Rz(roll) @ Ry(yaw) @ Rx(pitch).
+    NOTE: a local copy until ``joyvasa.liveportrait.keypoints.get_rotation_matrix``
+    exists; then this should call that one (one place for the formula).
+    """
+    x, y, z = (torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1) / 180 * math.pi for a in (pitch, yaw, roll))
+    ones, zeros = torch.ones_like(x), torch.zeros_like(x)
+    rot_x = torch.cat([ones, zeros, zeros, zeros, x.cos(), -x.sin(), zeros, x.sin(), x.cos()], 1).view(-1, 3, 3)
+    rot_y = torch.cat([y.cos(), zeros, y.sin(), zeros, ones, zeros, -y.sin(), zeros, y.cos()], 1).view(-1, 3, 3)
+    rot_z = torch.cat([z.cos(), -z.sin(), zeros, z.sin(), z.cos(), zeros, zeros, zeros, ones], 1).view(-1, 3, 3)
+    return (rot_z @ rot_y @ rot_x).transpose(1, 2)
+
+
+def ema_smooth(values: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Exponential moving average along frames (dim 0).
+
+    ``smoothing`` in [0, 1): s_0 = v_0, s_k = (1 - smoothing) v_k + smoothing s_{k-1}.
+    0 leaves the values unchanged; upstream uses 0.99 (alpha = 0.01, a time
+    constant of about 100 frames: the head barely moves).
+    """
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), not {smoothing} (0 = off, 0.99 = upstream).")
+    if smoothing == 0.0 or values.shape[0] == 0:
+        return values.clone()
+    alpha = 1.0 - smoothing
+    out = torch.empty_like(values)
+    state = values[0]
+    out[0] = state
+    for k in range(1, values.shape[0]):
+        state = alpha * values[k] + smoothing * state
+        out[k] = state
+    return out
+
+
+@dataclass
+class Motion:
+    exp: torch.Tensor  # (N, 21, 3) expression deformation
+    scale: torch.Tensor  # (N, 1)
+    t: torch.Tensor  # (N, 3) translation tx, ty, tz
+    pitch: torch.Tensor  # (N, 1) degrees
+    yaw: torch.Tensor  # (N, 1) degrees
+    roll: torch.Tensor  # (N, 1) degrees
+    fps: float = 25.0
+    raw: Optional[torch.Tensor] = None  # (N, 73) normalised generator output, if unedited
+
+    _TENSORS = ("exp", "scale", "t", "pitch", "yaw", "roll")
+
+    def __post_init__(self):
+        n = self.exp.shape[0]
+        for name in self._TENSORS + (("raw",) if self.raw is not None else ()):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(f"Motion.{name} has {getattr(self, name).shape[0]} frames, exp has {n}.")
+
+    def __len__(self) -> int:
+        return self.exp.shape[0]
+
+    @property
+    def duration(self) -> float:
+        return len(self) / self.fps
+
+    def rotation(self) -> torch.Tensor:
+        """Rotation matrices (N, 3, 3) from pitch, yaw and roll."""
+        return rotation_matrix(self.pitch, self.yaw, self.roll).to(self.pitch.device)
+
+    def to(self, device) -> "Motion":
+        moved = {name: getattr(self, name).to(device) for name in self._TENSORS}
+        return replace(self, raw=None if self.raw is None else self.raw.to(device), **moved)
+
+    # -- edits -------------------------------------------------------------------------
+
+    def _edited(self, **changes) -> "Motion":
+        return replace(self, raw=None, **changes)
+
+    def scale_expression(self, factor: float) -> "Motion":
+        """Expression change from frame 0 times ``factor`` (0 = frozen face, 1 = unchanged)."""
+        exp0 = self.exp[:1]
+        return self._edited(exp=exp0 + factor * (self.exp - exp0))
+
+    def scale_pose(self, factor: float, translation: bool = True) -> "Motion":
+        """Head rotation (and, by default, translation and scale) change from frame 0 times ``factor``."""
+        def around_first(values):
+            return values[:1] + factor * (values - values[:1])
+
+        changes = {name: around_first(getattr(self, name)) for name in ("pitch", "yaw", "roll")}
+        if translation:
+            changes.update(t=around_first(self.t), scale=around_first(self.scale))
+        return self._edited(**changes)
+
+    def restrict(self, region: str) -> "Motion":
+        """Keep the motion of one region and hold the rest at frame 0.
+
+        "all": unchanged. "lips": only the lip keypoints move (no head motion,
+        rest of the face still). "expression": the whole face moves, the head
+        does not. "pose": the head moves, the face keeps frame 0's expression.
+        """
+        if region not in REGIONS:
+            raise ValueError(f"region must be one of {', '.join(REGIONS)}, not '{region}'.")
+        if region == "all":
+            return self
+        n = len(self)
+        held = {name: getattr(self, name)[:1].expand_as(getattr(self, name)).clone()
+                for name in ("scale", "t", "pitch", "yaw", "roll")}
+        if region == "pose":
+            return self._edited(exp=self.exp[:1].expand(n, -1, -1).clone())
+        if region == "expression":
+            return self._edited(**held)
+        exp = self.exp[:1].expand(n, -1, -1).clone()
+        lips = list(LIP_KEYPOINTS)
+        exp[:, lips] = self.exp[:, lips]
+        return self._edited(exp=exp, **held)
+
+    def smoothed(self, smoothing: float = UPSTREAM_SMOOTHING, expression: bool = False) -> "Motion":
+        """EMA smoothing (see :func:`ema_smooth`) of scale, t and pose; ``exp`` too if asked.
+
+        Upstream smooths with 0.99 and leaves the expression alone.
+        """
+        pose = torch.cat([self.scale, self.t, self.pitch, self.yaw, self.roll], dim=1)  # (N, 7)
+        pose = ema_smooth(pose, smoothing)
+        changes = dict(scale=pose[:, 0:1], t=pose[:, 1:4], pitch=pose[:, 4:5], yaw=pose[:, 5:6], roll=pose[:, 6:7])
+        if expression:
+            changes["exp"] = ema_smooth(self.exp, smoothing)
+        return self._edited(**changes)
+
+    # -- files -------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Write a ``.safetensors`` file (tensors + JSON metadata with the fps)."""
+        from safetensors.torch import save_file
+
+        tensors = {name: getattr(self, name).detach().float().cpu().contiguous() for name in self._TENSORS}
+        if self.raw is not None:
+            tensors["raw"] = self.raw.detach().float().cpu().contiguous()
+        meta = {"format": MOTION_FORMAT, "version": MOTION_FORMAT_VERSION, "fps": self.fps, "frames": len(self)}
+        save_file(tensors, os.fspath(path), metadata={"json": json.dumps(meta)})
+
+    @classmethod
+    def load(cls, path) -> "Motion":
+        from safetensors import safe_open
+
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"Motion file '{path}' does not exist.")
+        try:
+            with safe_open(path, framework="pt") as handle:
+                meta = json.loads((handle.metadata() or {}).get("json", "{}"))
+                tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        except Exception as err:  # safetensors raises its own error types
+            raise ValueError(f"'{path}' could not be read as a motion file ({err}).") from None
+        missing = [name for name in cls._TENSORS if name not in tensors]
+        if meta.get("format") != MOTION_FORMAT or missing:
+            raise ValueError(
+                f"'{path}' is not a JoyVASA motion file (saved by Motion.save)"
+                + (f": it lacks {', '.join(missing)}." if missing else ".")
+            )
+        return cls(fps=float(meta.get("fps", 25.0)), raw=tensors.get("raw"),
+                   **{name: tensors[name] for name in cls._TENSORS})
+
