@@ -17,3 +17,7 @@ __all__ = [
     "SPADEDecoder",
     "StitchingRetargetingNetwork",
 ]
+
+from .loading import LIVEPORTRAIT_PARTS, LivePortraitModels, find_liveportrait_files, load_liveportrait
+
+__all__ += ["LIVEPORTRAIT_PARTS", "LivePortraitModels", "find_liveportrait_files", "load_liveportrait"]
