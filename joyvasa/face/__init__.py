@@ -1,0 +1,34 @@
+"""Face detection, LivePortrait's similarity crop and paste-back (pure PyTorch / numpy).
+
+- ``detect_faces(image, detector="auto")``: faces, largest first (box, landmarks, score).
+- ``crop_source(image, ...)``: the aligned 512 / 256 crops and both matrices.
+- ``paste_back(frames, original, M_c2o)``: animated crops blended into the photo.
+- ``make_feather_mask(size)``: the default paste-back mask.
+
+See ``joyvasa/face/README.md`` for the detectors and what each needs.
+"""
+
+from .align import FaceRect, lip_open_ratio, rect_from_box, rect_from_landmarks, similarity_from_rect
+from .crop import CROP_MODES, CropResult, box_from_mask, crop_source
+from .detectors import DETECTORS, Face, detect_faces
+from .errors import FaceCropError
+from .paste import even_size, make_feather_mask, paste_back
+
+__all__ = [
+    "CROP_MODES",
+    "DETECTORS",
+    "CropResult",
+    "Face",
+    "FaceCropError",
+    "FaceRect",
+    "box_from_mask",
+    "crop_source",
+    "detect_faces",
+    "even_size",
+    "lip_open_ratio",
+    "make_feather_mask",
+    "paste_back",
+    "rect_from_box",
+    "rect_from_landmarks",
+    "similarity_from_rect",
+]
