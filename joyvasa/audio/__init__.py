@@ -4,17 +4,23 @@ Pure PyTorch; nothing here imports ComfyUI.
 """
 
 from joyvasa.audio.encoder import (
+    audio_encoder_state,
     build_audio_encoder,
     encode_audio_window,
     load_audio_encoder_dir,
     load_audio_encoder_state,
     normalise_audio_encoder_keys,
 )
+from joyvasa.audio.waveform import AudioInputError, load_audio_file, to_mono_16k
 
 __all__ = [
+    "AudioInputError",
+    "audio_encoder_state",
     "build_audio_encoder",
     "encode_audio_window",
     "load_audio_encoder_dir",
     "load_audio_encoder_state",
+    "load_audio_file",
     "normalise_audio_encoder_keys",
+    "to_mono_16k",
 ]
