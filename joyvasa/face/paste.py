@@ -31,20 +31,23 @@ def make_feather_mask(size: int = 512, feather: float = 0.0625, margin: float = 
 
 
 def _mask_tensor(mask, size: int, device) -> torch.Tensor:
-    """Any of (S,S), (S,S,1|3), (1,S,S), (1,1,S,S); uint8 or float 0..1 -> (1,1,size,size) float."""
+    """(S,S), (S,S,1|3), (1,S,S) or (1,1|3,S,S); uint8 or float 0..1 -> (1,C,size,size) float.
+
+    A 3-channel mask weights each colour channel separately (as a mask image read in colour is)."""
     m = torch.as_tensor(np.asarray(mask) if not torch.is_tensor(mask) else mask)
-    if m.dtype == torch.uint8:
-        m = m.float() / 255.0
-    m = m.float()
-    if m.ndim == 3 and m.shape[-1] in (1, 3, 4) and m.shape[0] == m.shape[1]:
-        m = m[..., 0]  # (S,S,C) -> first channel
-    while m.ndim > 2 and m.shape[0] == 1:
+    m = m.float() / 255.0 if m.dtype == torch.uint8 else m.float()
+    shape = tuple(m.shape)
+    if m.ndim == 3 and m.shape[-1] in (1, 3) and m.shape[0] == m.shape[1]:
+        m = m.permute(2, 0, 1)  # (S,S,C) -> (C,S,S)
+    while m.ndim > 3 and m.shape[0] == 1:
         m = m[0]
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim != 3 or m.shape[0] not in (1, 3) or m.shape[1] != m.shape[2]:
         raise FaceCropError(
-            f"paste_back: mask must be one square crop-sized image such as make_feather_mask(512), got {tuple(m.shape)}."
+            f"paste_back: mask must be one square crop-sized image such as make_feather_mask(512), got {shape}."
         )
-    m = m[None, None].to(device)
+    m = m[None].to(device)
     if m.shape[-1] != size:
         m = torch.nn.functional.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
     return m.clamp(0.0, 1.0)
@@ -118,7 +121,7 @@ def paste_back(
     to_window = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1]]) @ m
     window = (y1 - y0, x1 - x0)
     warped = warp_affine(frames, to_window, window, min_shrink).clamp(0.0, 1.0).permute(0, 2, 3, 1)  # (B,h,w,3)
-    alpha = warp_affine(mask_t, to_window, window, min_shrink).clamp(0.0, 1.0).permute(0, 2, 3, 1)  # (1,h,w,1)
+    alpha = warp_affine(mask_t, to_window, window, min_shrink).clamp(0.0, 1.0).permute(0, 2, 3, 1)  # (1,h,w,1|3)
     region = out[:, y0:y1, x0:x1]
     out[:, y0:y1, x0:x1] = alpha * warped + (1.0 - alpha) * region
     return out
