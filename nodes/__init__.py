@@ -1,29 +1,36 @@
-"""The JoyVASA nodes (ComfyUI V3 schema API) and the extension that lists them."""
+"""The JoyVASA nodes (ComfyUI V3 schema API) and the extension that lists them.
+
+Importing this registers the ``liveportrait`` and ``joyvasa`` model folders
+with ComfyUI (cheap: no file access); models load only when a node runs.
+"""
 
 from comfy_api.latest import ComfyExtension, io
 
+from .model_files import register_model_folders
 
-class JoyVASAPlaceholder(io.ComfyNode):
-    """Temporary: proves the pack loads in a real server while the nodes are written."""
+register_model_folders()
 
-    @classmethod
-    def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAPlaceholder",
-            display_name="JoyVASA (placeholder)",
-            category="JoyVASA",
-            inputs=[io.Float.Input("value", default=1.0)],
-            outputs=[io.Float.Output("doubled")],
-        )
+from .animate import Animate  # noqa: E402
+from .loaders import LoadLivePortrait, LoadMotionGenerator  # noqa: E402
+from .stages import EditMotion, EncodeAudio, ExtractSource, LoadMotion, Render, SampleMotion, SaveMotion  # noqa: E402
 
-    @classmethod
-    def execute(cls, value: float) -> io.NodeOutput:
-        return io.NodeOutput(value * 2)
+NODES: list[type[io.ComfyNode]] = [
+    LoadLivePortrait,
+    LoadMotionGenerator,
+    ExtractSource,
+    EncodeAudio,
+    SampleMotion,
+    EditMotion,
+    Render,
+    SaveMotion,
+    LoadMotion,
+    Animate,
+]
 
 
 class JoyVASAExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [JoyVASAPlaceholder]
+        return list(NODES)
 
 
 async def comfy_entrypoint() -> JoyVASAExtension:

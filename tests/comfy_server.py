@@ -64,7 +64,7 @@ PACK_FILES = (
     "nodes",
     "joyvasa",
     "web",
-    "workflows",
+    "example_workflows",
     "pyproject.toml",
     "requirements.txt",
     "install.py",
@@ -196,23 +196,19 @@ def comfyui_python() -> str:
 def import_comfyui_in_process():
     """Make ComfyUI 0.3.75 importable in this process (CPU mode); returns its root.
 
-    Puts the stand-ins and the ComfyUI tree first on ``sys.path`` and the cached
-    environment's packages last, then sets ``--cpu`` before anything imports
-    ``comfy.model_management``.
+    Appends the ComfyUI tree and the cached environment's packages to
+    ``sys.path``, then sets ``--cpu`` before anything imports
+    ``comfy.model_management``. Code that needs ComfyUI's own ``nodes.py``
+    must not run in-process (this repository's ``nodes`` package wins).
     """
     root = comfyui_root()
     venv = comfyui_environment()
-    for path in (str(STUBS_DIR), str(root)):
+    # Appended, not prepended: ComfyUI's tree has top-level names (utils, app,
+    # tests, main, nodes, ...) that must not shadow anything of the test process.
+    # Nothing imported here needs the torchvision/torchaudio stand-ins.
+    for path in (str(root), str(_venv_site_packages(venv))):
         if path not in sys.path:
-            sys.path.insert(0, path)
-    site_packages = str(_venv_site_packages(venv))
-    if site_packages not in sys.path:
-        sys.path.append(site_packages)
-    # ComfyUI's top-level ``nodes`` module must win over this repository's
-    # ``nodes`` package when ComfyUI code imports it.
-    loaded = sys.modules.get("nodes")
-    if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(str(root)):
-        del sys.modules["nodes"]
+            sys.path.append(path)
     import comfy.options
 
     comfy.options.enable_args_parsing(False)

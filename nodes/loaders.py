@@ -1,0 +1,126 @@
+"""Loader nodes: LivePortrait renderer and JoyVASA motion generator."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from . import model_files as files
+from . import types
+from .runtime import DEVICES, MODEL_CACHE, PRECISIONS, ModelHandle, file_key, make_room, pick_device, pick_dtype
+
+NETWORK_TOOLTIPS = {
+    "appearance_feature_extractor": "Appearance feature extractor (F).",
+    "motion_extractor": "Motion extractor (M): keypoints, head pose, expression.",
+    "warping_module": "Warping module (W).",
+    "spade_generator": "SPADE decoder (G): renders the 512x512 face.",
+    "stitching_retargeting_module": "Stitching and retargeting MLPs (S).",
+}
+AUTO_TOOLTIP = (
+    " 'auto' finds the file of the chosen mode in the liveportrait model folders "
+    "(official KwaiVGI layout or Kijai's safetensors)."
+)
+
+
+class LoadLivePortrait(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        choices = [files.AUTO] + files.list_files(files.LIVEPORTRAIT_FOLDER)
+        return io.Schema(
+            node_id="JoyVASALoadLivePortrait",
+            display_name="JoyVASA Load LivePortrait",
+            category="JoyVASA/loaders",
+            description="Loads the LivePortrait renderer (human or animal weights) from models/liveportrait.",
+            inputs=[
+                io.Combo.Input("mode", options=["human", "animal"], default="human",
+                               tooltip="Human or animal LivePortrait weights."),
+                *[
+                    io.Combo.Input(network, options=choices, default=files.AUTO,
+                                   tooltip=NETWORK_TOOLTIPS[network] + AUTO_TOOLTIP)
+                    for network in files.LIVEPORTRAIT_NETWORKS
+                ],
+                io.Combo.Input("device", options=list(DEVICES), default="auto",
+                               tooltip="'auto' uses ComfyUI's device (GPU when there is one)."),
+                io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
+                               tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
+                io.Combo.Input("download", options=["off", *files.LIVEPORTRAIT_REPOS], default="off",
+                               tooltip="Download missing 'auto' files from this Hugging Face repository "
+                                       "into the first liveportrait model folder."),
+            ],
+            outputs=[types.LivePortrait.Output("liveportrait", display_name="liveportrait")],
+        )
+
+    @classmethod
+    def execute(cls, mode, device, precision, download, **networks) -> io.NodeOutput:
+        paths = files.resolve_liveportrait(mode, networks, download)
+        target = pick_device(device)
+        dtype = pick_dtype(precision, target)
+
+        def load() -> ModelHandle:
+            from joyvasa.liveportrait.loading import load_liveportrait
+
+            make_room(target, _file_bytes(paths.values()))
+            models = load_liveportrait(paths, device=target, dtype=dtype, kind=mode)
+            return ModelHandle(models, f"LivePortrait ({mode})", target, dtype, dict(paths))
+
+        key = ("liveportrait", mode, file_key(paths), str(target), str(dtype))
+        return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
+
+
+class LoadMotionGenerator(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        weights = files.list_files(files.JOYVASA_FOLDER, (".pt", ".pth", ".ckpt", ".safetensors", ".sft"))
+        templates = files.list_files(files.JOYVASA_FOLDER, (".pkl",))
+        return io.Schema(
+            node_id="JoyVASALoadMotionGenerator",
+            display_name="JoyVASA Load Motion Generator",
+            category="JoyVASA/loaders",
+            description="Loads JoyVASA's audio-to-motion diffusion model and its motion template from models/joyvasa.",
+            inputs=[
+                io.Combo.Input("checkpoint", options=[files.AUTO] + weights, default=files.AUTO,
+                               tooltip="motion_generator_hubert_chinese.pt; 'auto' finds it in the joyvasa folders."),
+                io.Combo.Input("motion_template", options=[files.AUTO] + templates, default=files.AUTO,
+                               tooltip="motion_template.pkl released with the checkpoint."),
+                io.Combo.Input("audio_encoder", options=[files.NONE] + files.list_audio_encoders(),
+                               default=files.NONE,
+                               tooltip="Only for checkpoints without speech-encoder weights: a "
+                                       "chinese-hubert-base folder or weight file. The released "
+                                       "checkpoint carries its own encoder."),
+                io.Combo.Input("device", options=list(DEVICES), default="auto"),
+                io.Boolean.Input("download", default=False,
+                                 tooltip="Download missing 'auto' files from jdh-algo/JoyVASA into the "
+                                         "first joyvasa model folder."),
+            ],
+            outputs=[types.MotionGenerator.Output("motion_generator", display_name="motion_generator")],
+        )
+
+    @classmethod
+    def execute(cls, checkpoint, motion_template, audio_encoder, device, download) -> io.NodeOutput:
+        checkpoint_path, template_path = files.resolve_motion_files(checkpoint, motion_template, download)
+        encoder_path = files.resolve_audio_encoder(audio_encoder)
+        target = pick_device(device)
+        paths = {"checkpoint": checkpoint_path, "template": template_path, "audio_encoder": encoder_path}
+
+        def load() -> ModelHandle:
+            from joyvasa.motion import load_motion_generator
+
+            make_room(target, _file_bytes([checkpoint_path]))
+            bundle = load_motion_generator(
+                checkpoint_path, template_path=template_path, audio_encoder_path=encoder_path, device=target
+            )
+            return ModelHandle(bundle, "motion generator", target, _torch().float32, paths)
+
+        key = ("motion_generator", file_key(paths), str(target))
+        return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
+
+
+def _file_bytes(paths) -> int:
+    import os
+
+    return sum(os.path.getsize(p) for p in paths if p and os.path.isfile(p))
+
+
+def _torch():
+    import torch
+
+    return torch

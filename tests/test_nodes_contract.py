@@ -1,0 +1,319 @@
+"""Node contracts checked in-process against the real ComfyUI 0.3.75 modules.
+
+ComfyUI (from tests/comfy_server.py's cache) is imported into this process in
+CPU mode and the pack is loaded under its own package name, as ComfyUI would.
+These tests need no model files and run in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.comfy_server import REPO_ROOT, ComfyUIUnavailable, import_comfyui_in_process
+
+PACK_MODULE = "joyvasa_comfy_pack"
+
+
+@pytest.fixture(scope="module")
+def pack():
+    try:
+        import_comfyui_in_process()
+    except ComfyUIUnavailable as err:
+        pytest.skip(f"ComfyUI 0.3.75 test environment unavailable: {err}")
+    if PACK_MODULE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            PACK_MODULE, REPO_ROOT / "__init__.py", submodule_search_locations=[str(REPO_ROOT)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[PACK_MODULE] = module
+        spec.loader.exec_module(module)
+    return sys.modules[PACK_MODULE]
+
+
+@pytest.fixture(scope="module")
+def node_classes(pack):
+    extension = asyncio.run(pack.comfy_entrypoint())
+    return {cls.GET_SCHEMA().node_id: cls for cls in asyncio.run(extension.get_node_list())}
+
+
+@pytest.fixture
+def model_dirs(tmp_path, monkeypatch, pack):
+    """Empty liveportrait / joyvasa folders registered in place of the defaults."""
+    import folder_paths
+
+    from joyvasa_comfy_pack.nodes import model_files
+
+    dirs = {}
+    for name, extensions in model_files.MODEL_FOLDERS.items():
+        dirs[name] = tmp_path / name
+        dirs[name].mkdir()
+        monkeypatch.setitem(folder_paths.folder_names_and_paths, name, ([str(dirs[name])], set(extensions)))
+    return dirs
+
+
+EXPECTED_NODES = {
+    "JoyVASALoadLivePortrait",
+    "JoyVASALoadMotionGenerator",
+    "JoyVASAExtractSource",
+    "JoyVASAEncodeAudio",
+    "JoyVASASampleMotion",
+    "JoyVASAEditMotion",
+    "JoyVASARender",
+    "JoyVASASaveMotion",
+    "JoyVASALoadMotion",
+    "JoyVASAAnimate",
+}
+
+
+def test_extension_lists_every_node_with_a_valid_prefixed_schema(node_classes):
+    assert set(node_classes) == EXPECTED_NODES
+    for node_id, cls in node_classes.items():
+        schema = cls.GET_SCHEMA()  # validates ids and builds the V1 view, as the server does
+        assert node_id.startswith("JoyVASA")
+        assert schema.display_name.startswith("JoyVASA")
+        assert schema.category.startswith("JoyVASA")
+        assert schema.description
+        info = cls.GET_NODE_INFO_V1()
+        assert info["name"] == node_id
+
+
+def test_every_node_has_a_help_page(node_classes):
+    for node_id in node_classes:
+        page = REPO_ROOT / "web" / "docs" / f"{node_id}.md"
+        assert page.is_file(), f"missing {page}"
+        assert page.read_text().startswith("# ")
+
+
+def test_pack_import_is_light(pack):
+    """Importing the pack registers folders but loads no model and no heavy library module."""
+    heavy = [m for m in ("joyvasa.pipeline", "joyvasa.liveportrait.loading", "joyvasa.motion.loading",
+                         "transformers", "huggingface_hub") if m in sys.modules]
+    # Other tests in this process may have imported them; check in a fresh interpreter instead.
+    import subprocess
+
+    code = (
+        "import sys; sys.path[:0] = %r\n"
+        "from tests.comfy_server import import_comfyui_in_process; import_comfyui_in_process()\n"
+        "import importlib.util\n"
+        "spec = importlib.util.spec_from_file_location('p', %r, submodule_search_locations=[%r])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['p'] = m; spec.loader.exec_module(m)\n"
+        "bad = [n for n in ('joyvasa.pipeline', 'joyvasa.liveportrait.loading', 'joyvasa.motion.loading',"
+        " 'transformers', 'huggingface_hub') if n in sys.modules]\n"
+        "print('HEAVY', bad)\n"
+    ) % ([str(REPO_ROOT)], str(REPO_ROOT / "__init__.py"), str(REPO_ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    del heavy
+
+
+def test_detector_choices_match_the_library(pack):
+    from joyvasa.face.crop import CROP_MODES
+
+    from joyvasa_comfy_pack.nodes import stages
+
+    assert sorted(stages.DETECTORS) == sorted(CROP_MODES)
+
+
+def test_model_folders_keep_extra_model_paths_and_list_only_model_files(pack, tmp_path, monkeypatch):
+    import folder_paths
+
+    from joyvasa_comfy_pack.nodes import model_files
+
+    yaml_dir = tmp_path / "from_yaml"
+    yaml_dir.mkdir()
+    (yaml_dir / "warping_module.safetensors").write_bytes(b"x")
+    (yaml_dir / "notes.txt").write_text("not a model")
+    monkeypatch.setattr(folder_paths, "folder_names_and_paths", dict(folder_paths.folder_names_and_paths))
+    folder_paths.folder_names_and_paths.pop("liveportrait", None)
+    # What ComfyUI does for `liveportrait: ...` in extra_model_paths.yaml, before packs load:
+    folder_paths.add_model_folder_path("liveportrait", str(yaml_dir), is_default=True)
+    model_files.register_model_folders()
+
+    paths, extensions = folder_paths.folder_names_and_paths["liveportrait"]
+    assert paths[0] == str(yaml_dir)
+    assert paths[1] == str(Path(folder_paths.models_dir) / "liveportrait")
+    assert ".safetensors" in extensions and ".pth" in extensions
+    assert folder_paths.get_filename_list("liveportrait") == ["warping_module.safetensors"]
+    model_files.register_model_folders()  # idempotent
+    assert folder_paths.folder_names_and_paths["liveportrait"][0].count(paths[1]) == 1
+
+
+def test_missing_models_give_the_download_command(node_classes, model_dirs):
+    from joyvasa_comfy_pack.nodes.model_files import ModelFileMissing
+
+    auto = {n: "auto" for n in ("appearance_feature_extractor", "motion_extractor", "warping_module",
+                                "spade_generator", "stitching_retargeting_module")}
+    with pytest.raises(ModelFileMissing) as err:
+        node_classes["JoyVASALoadLivePortrait"].execute(
+            mode="human", device="cpu", precision="auto", download="off", **auto
+        )
+    message = str(err.value)
+    assert "hf download KwaiVGI/LivePortrait" in message
+    assert str(model_dirs["liveportrait"]) in message
+    with pytest.raises(ModelFileMissing) as err:
+        node_classes["JoyVASALoadMotionGenerator"].execute(
+            checkpoint="auto", motion_template="auto", audio_encoder="none", device="cpu", download=False
+        )
+    assert "hf download jdh-algo/JoyVASA motion_generator/motion_generator_hubert_chinese.pt" in str(err.value)
+
+
+def test_download_is_opt_in_and_lands_where_auto_looks(pack, model_dirs, monkeypatch):
+    import huggingface_hub
+
+    from joyvasa_comfy_pack.nodes import model_files
+
+    calls = []
+
+    def fake_download(repo_id, filename, local_dir):
+        calls.append((repo_id, filename, local_dir))
+        target = Path(local_dir) / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"weights")
+        return str(target)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    auto = {n: "auto" for n in model_files.LIVEPORTRAIT_NETWORKS}
+    with pytest.raises(model_files.ModelFileMissing):
+        model_files.resolve_liveportrait("human", auto, download="off")
+    assert calls == []
+
+    paths = model_files.resolve_liveportrait("human", auto, download="Kijai/LivePortrait_safetensors")
+    assert {c[0] for c in calls} == {"Kijai/LivePortrait_safetensors"}
+    assert {c[2] for c in calls} == {str(model_dirs["liveportrait"])}
+    assert paths["warping_module"] == str(model_dirs["liveportrait"] / "warping_module.safetensors")
+
+    calls.clear()
+    checkpoint, template = model_files.resolve_motion_files("auto", "auto", download=True)
+    assert [c[:2] for c in calls] == [
+        ("jdh-algo/JoyVASA", "motion_generator/motion_generator_hubert_chinese.pt"),
+        ("jdh-algo/JoyVASA", "motion_template/motion_template.pkl"),
+    ]
+    assert checkpoint.startswith(str(model_dirs["joyvasa"]))
+    # Second time everything is found locally: no download.
+    calls.clear()
+    assert model_files.resolve_motion_files("auto", "auto", download=True) == (checkpoint, template)
+    assert calls == []
+
+
+def test_official_download_plan_matches_the_repository_layout(pack):
+    from joyvasa_comfy_pack.nodes import model_files
+
+    plan = model_files.download_plan(["human", "animal"], "KwaiVGI/LivePortrait")
+    names = [item.filename for item in plan]
+    assert "liveportrait/base_models/warping_module.pth" in names
+    assert "liveportrait_animals/base_models_v1.1/warping_module.pth" in names
+    assert names.count("liveportrait/retargeting_models/stitching_retargeting_module.pth") == 1
+    assert "motion_generator/motion_generator_hubert_chinese.pt" in names
+
+
+def test_batches_of_portraits_or_clips_are_refused(pack):
+    from joyvasa_comfy_pack.nodes import runtime
+
+    with pytest.raises(ValueError, match="one portrait at a time.*batch of 2"):
+        runtime.single_image(torch.zeros(2, 64, 64, 3))
+    with pytest.raises(ValueError, match="one clip at a time"):
+        runtime.single_audio({"waveform": torch.zeros(2, 1, 100), "sample_rate": 16000})
+    with pytest.raises(ValueError, match="same size"):
+        runtime.single_mask(torch.zeros(1, 64, 64), 32, 32)
+    assert runtime.single_image(torch.rand(1, 8, 6, 4)).shape == (8, 6, 3)
+    assert runtime.parse_box("") is None
+    assert runtime.parse_box("10, 20, 110, 140") == (10.0, 20.0, 110.0, 140.0)
+    with pytest.raises(ValueError, match="x0, y0, x1, y1"):
+        runtime.parse_box("10, 20, 5")
+
+
+def test_model_cache_shares_loaded_models_and_releases_them(pack):
+    from joyvasa_comfy_pack.nodes.runtime import ModelCache, ModelHandle
+
+    cache = ModelCache()
+    loads = []
+
+    def load():
+        loads.append(1)
+        return ModelHandle(torch.nn.Linear(2, 2), "test", torch.device("cpu"), torch.float32)
+
+    first = cache.get_or_load(("k",), load)
+    assert cache.get_or_load(("k",), load) is first and len(loads) == 1
+    del first
+    gc.collect()
+    assert len(cache) == 0  # nothing holds it any more: released
+    cache.get_or_load(("k",), load)
+    assert len(loads) == 2
+
+
+def test_progress_reports_and_cancel_interrupts(pack):
+    import comfy.model_management as mm
+    import comfy.utils
+
+    from joyvasa_comfy_pack.nodes.runtime import Progress
+
+    seen = []
+    previous = comfy.utils.PROGRESS_BAR_HOOK
+    comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: seen.append((value, total)))
+    try:
+        progress = Progress("7")
+        progress(1, 4)
+        progress(4, 4)
+        assert seen == [(1, 4), (4, 4)]
+        mm.interrupt_current_processing(True)
+        with pytest.raises(mm.InterruptProcessingException):
+            progress(2, 4)
+    finally:
+        mm.interrupt_current_processing(False)
+        comfy.utils.set_progress_bar_global_hook(previous)
+
+
+def _motion(frames=6, fps=5.0):
+    from joyvasa.motion import Motion
+
+    g = torch.Generator().manual_seed(0)
+    return Motion(
+        exp=torch.randn(frames, 21, 3, generator=g),
+        scale=1 + 0.1 * torch.randn(frames, 1, generator=g),
+        t=torch.randn(frames, 3, generator=g),
+        pitch=torch.randn(frames, 1, generator=g),
+        yaw=torch.randn(frames, 1, generator=g),
+        roll=torch.randn(frames, 1, generator=g),
+        fps=fps,
+    )
+
+
+def test_edit_motion_node_uses_the_library_edits(node_classes):
+    motion = _motion()
+    out = node_classes["JoyVASAEditMotion"].execute(motion=motion, expression_scale=0.0, pose_scale=1.0,
+                                                    region="all")
+    (edited,) = out.result
+    torch.testing.assert_close(edited.exp, motion.exp[:1].expand_as(motion.exp))
+    torch.testing.assert_close(edited.yaw, motion.yaw)
+    (lips,) = node_classes["JoyVASAEditMotion"].execute(motion=motion, expression_scale=1.0, pose_scale=1.0,
+                                                        region="lip").result
+    torch.testing.assert_close(lips.yaw, motion.yaw[:1].expand_as(motion.yaw))
+
+
+def test_save_then_load_motion(node_classes, tmp_path, monkeypatch):
+    import folder_paths
+
+    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
+    monkeypatch.setattr(folder_paths, "input_directory", str(tmp_path / "input"))
+    (tmp_path / "input").mkdir()
+    motion = _motion(frames=4, fps=5.0)
+    out = node_classes["JoyVASASaveMotion"].execute(motion=motion, filename_prefix="joyvasa/motion")
+    (entry,) = out.ui["motion"]
+    assert entry["subfolder"] == "joyvasa" and entry["filename"].endswith(".safetensors")
+
+    load = node_classes["JoyVASALoadMotion"]
+    options = load.GET_NODE_INFO_V1()["input"]["required"]["motion_file"]
+    name = f"joyvasa/{entry['filename']} [output]"
+    assert name in options[1]["options"] if isinstance(options[1], dict) and "options" in options[1] else name in options[0]
+    assert load.validate_inputs(motion_file=name) is True
+    assert "does not exist" in load.validate_inputs(motion_file="nope.safetensors")
+    loaded, fps = load.execute(motion_file=name).result
+    assert fps == 5.0 and len(loaded) == 4
+    torch.testing.assert_close(loaded.exp, motion.exp)
