@@ -28,14 +28,22 @@ SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
 
 # Classes a released checkpoint may legitimately contain besides tensors.
 # JoyVASA's motion generator stores its training options as an argparse.Namespace
-# whose paths are pathlib objects.
+# whose paths are pathlib objects. Concrete paths are rebuilt as *pure* paths:
+# a PosixPath cannot be instantiated on Windows (nor a WindowsPath elsewhere),
+# and the options only need the text. An entry (class, "module.Name") tells
+# torch to build `class` where the file names "module.Name" (torch >= 2.6).
+_CONCRETE_PATH_NAMES = (
+    (pathlib.PurePosixPath, "pathlib.PosixPath"),
+    (pathlib.PureWindowsPath, "pathlib.WindowsPath"),
+    (pathlib.PurePosixPath, "pathlib._local.PosixPath"),  # pickled by Python >= 3.13
+    (pathlib.PureWindowsPath, "pathlib._local.WindowsPath"),
+)
+_TORCH_RENAMES_GLOBALS = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 6)
 MOTION_GENERATOR_GLOBALS = (
     argparse.Namespace,
-    pathlib.PosixPath,
-    pathlib.WindowsPath,
     pathlib.PurePosixPath,
     pathlib.PureWindowsPath,
-)
+) + (_CONCRETE_PATH_NAMES if _TORCH_RENAMES_GLOBALS else (pathlib.PosixPath, pathlib.WindowsPath))
 
 
 class CheckpointError(ValueError):

@@ -149,3 +149,24 @@ def test_wav2vec2_encoder_builds_and_runs():
 def test_unknown_encoder_kind_names_the_known_ones():
     with pytest.raises(ValueError, match="hubert_zh"):
         build_audio_encoder("whisper")
+
+
+class _PathPickledAs:
+    """Pickles as a concrete pathlib class of any OS, without instantiating it here."""
+
+    def __init__(self, path_class, text):
+        self.path_class, self.text = path_class, text
+
+    def __reduce__(self):
+        return (self.path_class, (self.text,))
+
+
+@pytest.mark.parametrize("path_class", [pathlib.PosixPath, pathlib.WindowsPath], ids=["posix", "windows"])
+def test_checkpoint_options_with_paths_of_any_os_load_here(tmp_path, path_class):
+    # The released .pt holds a PosixPath, which Windows cannot instantiate (and vice versa).
+    path = tmp_path / "options.pt"
+    args = argparse.Namespace(audio_model="hubert_zh", data_root=_PathPickledAs(path_class, "/data/heads"))
+    torch.save({"args": args, "model": {"null_audio_feat": torch.zeros(1, 1, 4)}, "iter": 1}, path)
+    container = checkpoints.load_torch_file(path, checkpoints.MOTION_GENERATOR_GLOBALS)
+    assert container["args"].audio_model == "hubert_zh"
+    assert container["args"].data_root.as_posix() == "/data/heads"
