@@ -67,7 +67,7 @@ def paste_back(
     *,
     crop_size: int | None = None,
     crop_only: bool = False,
-    min_shrink: int = 3,
+    min_shrink: int = 0,
 ) -> torch.Tensor:
     """Blend crops back into the photo.
 
@@ -76,9 +76,10 @@ def paste_back(
     (default S; give the crop's dsize when it was not S). ``mask`` is a crop-sized mask in
     0..1 (default: ``make_feather_mask(S, feather)``). Returns (B,H',W',3) float32 on the
     frames' device, H' and W' the even sizes; only the window the crop covers is warped.
-    With ``crop_only`` the frames come back unchanged as (B,S,S,3). Frames are pre-averaged
-    only when pasted ``min_shrink`` or more times smaller (tiny faces); below that plain
-    bilinear sampling keeps an unchanged crop closest to the original.
+    With ``crop_only`` the frames come back unchanged as (B,S,S,3). By default frames are
+    sampled bilinearly as upstream does, which returns an unchanged crop closest to the
+    original; ``min_shrink`` = N pre-averages frames pasted N or more times smaller (tiny
+    faces), trading that fidelity for less shimmer.
     """
     if not torch.is_tensor(frames) or frames.ndim != 4 or frames.shape[1] != 3 or frames.shape[2] != frames.shape[3]:
         shape = tuple(frames.shape) if hasattr(frames, "shape") else type(frames).__name__

@@ -145,6 +145,10 @@ def _square(boxes: torch.Tensor) -> torch.Tensor:
     return torch.cat([centre - half, centre + half], dim=1)
 
 
+def _resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+
+
 def _patches(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
     """(N,3,size,size) crops of the (1,3,H,W) image at integer-rounded boxes, zero outside."""
     _, _, h, w = image.shape
@@ -155,7 +159,7 @@ def _patches(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tenso
         sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
         if sx2 > sx1 and sy2 > sy1:
             patch[:, :, sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = image[:, :, sy1:sy2, sx1:sx2]
-        out.append(F.interpolate(patch, size=(size, size), mode="area"))
+        out.append(_resize(patch, size, size))
     return torch.cat(out)
 
 
@@ -163,21 +167,27 @@ def _patches(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tenso
 def detect(
     image: torch.Tensor,
     models_dir=None,
-    min_face: float = 20.0,
+    min_face: float | None = None,
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
     pyramid_factor: float = 0.709,
 ) -> list[tuple[list[float], list[list[float]], float]]:
-    """Faces in an (H,W,3) 0..1 image as [(box xyxy, 5 points, score)], highest score first."""
+    """Faces in an (H,W,3) 0..1 image as [(box xyxy, 5 points, score)], highest score first.
+
+    ``min_face``: smallest face side searched, in pixels; by default 1/16 of the short side
+    (at least 20), which is ample for a portrait to animate and keeps the pyramid short.
+    """
     pnet, rnet, onet = _networks(str(weights_dir(models_dir)))
     x = (image.permute(2, 0, 1)[None].float() * 255.0 - 127.5) / 128.0  # (1,3,H,W)
     h, w = x.shape[-2:]
+    if min_face is None:
+        min_face = max(20.0, min(h, w) / 16.0)
 
     # Stage 1: P-Net over the pyramid (a 12 px window at scale s sees a 12/s px face).
     proposals = []
     scale = 12.0 / min_face
     while min(h, w) * scale >= 12:
         sh, sw = int(math.ceil(h * scale)), int(math.ceil(w * scale))
-        prob, offsets = pnet(F.interpolate(x, size=(sh, sw), mode="area"))
+        prob, offsets = pnet(_resize(x, sh, sw))
         rows, cols = (prob[0] >= thresholds[0]).nonzero(as_tuple=True)
         if len(rows):
             xy = torch.stack([cols, rows], 1).float() * 2.0  # stride 2 in the scaled image
