@@ -124,6 +124,7 @@ def relative_driving_keypoints(
     stitching: Callable[[torch.Tensor], torch.Tensor] | None = None,
     lip_delta: torch.Tensor | None = None,
     driving_multiplier: float = 1.0,
+    absolute: bool = False,
 ) -> torch.Tensor:
     """JoyVASA's driving keypoints for a generated motion sequence, frame 0 as reference.
 
@@ -143,6 +144,9 @@ def relative_driving_keypoints(
     * ``stitching`` (the stitching MLP) when given, then ``lip_delta`` (lip normalisation of the
       source, (1, 21, 3)) when given;
     * x_d = x_s + (x_d - x_s) * ``driving_multiplier``.
+
+    ``absolute=True`` drops the frame-0 reference: R = R_i, exp = exp_i (for the
+    region's rows), scale = scale_s, t = t_i (as LivePortrait's absolute mode).
 
     Reference settings: the vectors ``tests/golden/driving_keypoints`` (source = the
     ``motion_extractor`` case, motion = the ``motion_template`` case's EMA-smoothed tensors) are
@@ -164,11 +168,11 @@ def relative_driving_keypoints(
     lip = list(LIP_KEYPOINT_INDICES)
 
     if region in ("all", "pose"):
-        rot_new = rot_d @ rot_d[:1].transpose(1, 2) @ rot_s  # (N, 3, 3)
+        rot_new = rot_d if absolute else rot_d @ rot_d[:1].transpose(1, 2) @ rot_s  # (N, 3, 3)
     else:
         rot_new = rot_s.expand(frames, -1, -1)
 
-    exp_relative = exp_s + (exp_d - exp_d[:1])  # (N, K, 3)
+    exp_relative = exp_d if absolute else exp_s + (exp_d - exp_d[:1])  # (N, K, 3)
     if region in ("all", "exp"):
         exp_new = exp_relative.clone()
         exp_new[:, lip] = exp_d[:, lip]
@@ -178,8 +182,14 @@ def relative_driving_keypoints(
     else:
         exp_new = exp_s.expand(frames, -1, -1)
 
-    scale_new = scale_s * (scale_d / scale_d[:1]) if region == "all" else scale_s.expand(frames, -1)
-    t_new = t_s + (t_d - t_d[:1]) if region in ("all", "pose") else t_s.expand(frames, -1)
+    if region == "all" and not absolute:
+        scale_new = scale_s * (scale_d / scale_d[:1])
+    else:
+        scale_new = scale_s.expand(frames, -1)
+    if region in ("all", "pose"):
+        t_new = t_d if absolute else t_s + (t_d - t_d[:1])
+    else:
+        t_new = t_s.expand(frames, -1)
     t_new = t_new.clone()
     t_new[:, 2] = 0
 
@@ -193,3 +203,23 @@ def relative_driving_keypoints(
     if lip_delta is not None:
         x_d = x_d + lip_delta
     return apply_driving_multiplier(x_s, x_d, driving_multiplier)
+
+
+def lip_normalization_delta(
+    lip_retargeting: Callable[[torch.Tensor], torch.Tensor],
+    kp_source: torch.Tensor,
+    lip_open_ratio: float,
+    threshold: float = 0.03,
+) -> torch.Tensor | None:
+    """Keypoint offset (1, K, 3) that closes an open source mouth, or None.
+
+    LivePortrait's lip normalisation: when the source's lip-open ratio is at least
+    ``threshold``, the lip MLP on [x_s, ratio, 0] gives the delta to a closed mouth;
+    it is added to every driving frame. ``kp_source`` (1, K, 3).
+    """
+    if lip_open_ratio is None or lip_open_ratio < threshold:
+        return None
+    flat = kp_source.reshape(1, -1).float()
+    condition = torch.tensor([[float(lip_open_ratio), 0.0]], dtype=flat.dtype, device=flat.device)
+    delta = lip_retargeting(torch.cat([flat, condition], dim=1))  # (1, 3K)
+    return delta.float().reshape(1, -1, 3)
