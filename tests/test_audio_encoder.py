@@ -146,6 +146,12 @@ def test_wav2vec2_encoder_builds_and_runs():
     assert torch.isfinite(hidden).all()
 
 
+def test_unloaded_encoder_computes_finite_numbers():
+    encoder = build_audio_encoder("hubert", TINY_CONFIG)
+    hidden_2x, _ = encode_audio_window(encoder, torch.randn(1, 16000), n_frames=25)
+    assert torch.isfinite(hidden_2x).all()
+
+
 def test_unknown_encoder_kind_names_the_known_ones():
     with pytest.raises(ValueError, match="hubert_zh"):
         build_audio_encoder("whisper")

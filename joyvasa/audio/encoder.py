@@ -109,9 +109,10 @@ def build_audio_encoder(
     example a whole Hugging Face ``config.json``). The module's ``state_dict``
     keys are the checkpoint's ``audio_encoder.*`` keys without that prefix.
 
-    The weights are zeros, waiting for ``load_state_dict``: skipping the random
-    initialisation saves about 2.5 s per build. ``random_init=True`` draws
-    transformers' usual initial weights instead (tests, training).
+    The weights are zeros (the weight-norm direction ones, so an unloaded
+    encoder still computes finite numbers), waiting for ``load_state_dict``:
+    skipping the random initialisation saves about 2.5 s per build.
+    ``random_init=True`` draws transformers' usual initial weights instead.
     """
     from transformers import HubertConfig, HubertModel, Wav2Vec2Config, Wav2Vec2Model
 
@@ -122,7 +123,8 @@ def build_audio_encoder(
     # Identification fields of a config.json that must not reach the constructor.
     for key in ("architectures", "model_type", "transformers_version", "torch_dtype", "dtype"):
         settings.pop(key, None)
-    # The feature extractor and the encoder stack run in inference only.
+    # Eager attention, as upstream ran it (it asks for attention maps); no
+    # backend-dependent kernel choice. SDPA is no faster at 200 tokens on CPU.
     settings["attn_implementation"] = "eager"
     model_class, config_class = (HubertModel, HubertConfig) if family == "hubert" else (Wav2Vec2Model, Wav2Vec2Config)
     model_config = config_class(**settings)
@@ -131,8 +133,8 @@ def build_audio_encoder(
     with _skipped_weight_init():
         encoder = model_class(model_config)
     with torch.no_grad():
-        for tensor in list(encoder.parameters()) + list(encoder.buffers()):
-            tensor.zero_()
+        for name, tensor in list(encoder.named_parameters()) + list(encoder.named_buffers()):
+            tensor.fill_(1.0 if name.endswith((".weight_v", ".original1")) else 0.0)
     return encoder.eval()
 
 

@@ -43,7 +43,7 @@ class AudioInputError(ValueError):
     """The audio given cannot be used; the message says which input and what to do."""
 
 
-def to_mono_16k(audio: Any, sample_rate: int | None = None, name: str = "audio") -> torch.Tensor:
+def to_mono_16k(audio: Any, sample_rate: int | None = None, name: str = "audio clip") -> torch.Tensor:
     """Float32 mono waveform at 16 kHz, shape (samples,), on the CPU.
 
     ``audio`` may be
@@ -59,13 +59,13 @@ def to_mono_16k(audio: Any, sample_rate: int | None = None, name: str = "audio")
     uint8 as (x - 128) / 128); floats are kept as they are. Channels are
     averaged. ``sample_rate`` is required except for a ComfyUI dict (which
     carries its own); raw arrays without one are taken to be 16 kHz already.
-    ``name`` is the input's name in error messages.
+    ``name`` names the input in error messages ("The audio clip is empty ...").
     """
     if isinstance(audio, Mapping):
         waveform, dict_rate = _unpack_comfy_audio(audio, name)
         if sample_rate is not None and int(sample_rate) != dict_rate:
             raise AudioInputError(
-                f"The {name} input says its sample rate is {dict_rate} Hz, but {sample_rate} Hz "
+                f"The {name} says its sample rate is {dict_rate} Hz, but {sample_rate} Hz "
                 "was also given. Pass the dict alone."
             )
         sample_rate = dict_rate
@@ -77,12 +77,12 @@ def to_mono_16k(audio: Any, sample_rate: int | None = None, name: str = "audio")
     samples = _as_float_array(waveform, name)  # (C, N) float32 or float64
     if samples.shape[-1] == 0:
         raise AudioInputError(
-            f"The {name} clip is empty (0 samples). Connect a clip with sound, at least a "
+            f"The {name} is empty (0 samples). Connect a clip with sound, at least a "
             "fraction of a second long."
         )
     if not np.isfinite(samples).all():
         raise AudioInputError(
-            f"The {name} clip contains NaN or infinite samples. It is corrupt or came out of a "
+            f"The {name} contains NaN or infinite samples. It is corrupt or came out of a "
             "broken processing step; load or generate it again."
         )
     mono = samples.mean(axis=0)
@@ -145,7 +145,9 @@ def load_audio_file(path) -> torch.Tensor:
                 f"Audio file '{path}' could not be decoded ({str(err).strip()[:200]}). Convert it "
                 "to WAV, FLAC or MP3 and try again."
             ) from None
-    return to_mono_16k(samples, sample_rate, name=f"audio file '{os.path.basename(path)}'")
+    # Decoders give (channels, samples): average here, so no layout guess is needed.
+    mono = np.asarray(samples).mean(axis=0)
+    return to_mono_16k(mono, sample_rate, name=f"audio file '{os.path.basename(path)}'")
 
 
 def _decode_with_av(path: str) -> tuple[np.ndarray, int]:
@@ -173,7 +175,7 @@ def _decode_with_av(path: str) -> tuple[np.ndarray, int]:
 def _unpack_comfy_audio(audio: Mapping, name: str) -> tuple[Any, int]:
     if "waveform" not in audio or "sample_rate" not in audio:
         raise AudioInputError(
-            f"The {name} input is a dict without 'waveform' and 'sample_rate'; connect the AUDIO "
+            f"The {name} is a dict without 'waveform' and 'sample_rate'; connect the AUDIO "
             "output of a Load Audio node."
         )
     waveform = audio["waveform"]
@@ -181,7 +183,7 @@ def _unpack_comfy_audio(audio: Mapping, name: str) -> tuple[Any, int]:
         batch = waveform.shape[0]
         if batch != 1:
             raise AudioInputError(
-                f"The {name} input holds a batch of {batch} clips; JoyVASA animates one clip at a "
+                f"The {name} holds a batch of {batch} clips; JoyVASA animates one clip at a "
                 "time. Split the batch and run one clip per generation (or join the clips into "
                 "one with an audio concatenate node)."
             )
@@ -211,7 +213,7 @@ def _as_float_array(waveform: Any, name: str) -> np.ndarray:
             array = np.asarray(waveform)
         except (TypeError, ValueError):
             raise AudioInputError(
-                f"The {name} input is a {type(waveform).__name__}, not audio samples."
+                f"The {name} is a {type(waveform).__name__}, not audio samples."
             ) from None
     array = _scaled_to_float(array, name)
     if array.ndim == 3 and array.shape[0] == 1:
