@@ -8,12 +8,12 @@ amplitude normalisation. :func:`to_mono_16k` does the same for in-memory audio
 
 Resampling uses ``scipy.signal.resample_poly`` with the exact rational ratio
 16000 / sample_rate (e.g. 160/441 from 44.1 kHz) and a linear-phase
-Kaiser-windowed low-pass designed for soxr HQ's band edges: flat to 91 % of the
-lower Nyquist frequency, at least 100 dB down from it. librosa's soxr is not a
-dependency of this project; this is a polyphase FIR resampler of the same
-quality class, deterministic and available wherever scipy is, and its
-differences to librosa's output lie in the top 9 % of the band, far from
-anything the speech encoder responds to. The result has
+Kaiser-windowed low-pass with band edges like soxr's HQ mode: flat to 91 % of
+the lower Nyquist frequency, at least 100 dB down from the Nyquist frequency
+on. librosa and soxr are not dependencies of this project; this polyphase FIR
+resampler is of the same quality class, deterministic and available wherever
+scipy is. Its differences to librosa's output lie in the transition band
+(7.3-8 kHz at 16 kHz), far from anything the speech encoder responds to. The result has
 ``round(N * 16000 / sample_rate)`` samples, aligned at sample 0.
 """
 
@@ -30,7 +30,7 @@ TARGET_SAMPLE_RATE = 16000
 MAX_CHANNELS = 8  # more "channels" than this means the axes were guessed wrong
 
 # Anti-aliasing low-pass, in fractions of the lower of the two Nyquist rates:
-# flat to 0.91, at least 100 dB down from 1.0 (the band soxr's HQ mode keeps).
+# flat to 0.91, at least 100 dB down from 1.0 (soxr's HQ mode keeps about the same band).
 _PASSBAND_END = 0.91
 _STOPBAND_START = 1.0
 _STOPBAND_DB = 100.0
