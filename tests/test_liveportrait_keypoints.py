@@ -15,11 +15,16 @@ from joyvasa.liveportrait.keypoints import (
     kp_info_from_raw,
     pose_bins_to_degrees,
     relative_driving_keypoints,
+    retargeting_delta,
     rotation_matrix,
     source_keypoints,
     transform_keypoints,
 )
-from joyvasa.liveportrait.stitching_retargeting_network import stitching_network
+from joyvasa.liveportrait.stitching_retargeting_network import (
+    eye_retargeting_network,
+    lip_retargeting_network,
+    stitching_network,
+)
 from tests.recipe import assert_close_golden, load_golden, recipe_state_dict
 
 RAW_NAMES = ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")
@@ -133,3 +138,23 @@ def test_regions(source, motion):
 def test_driving_multiplier_scales_motion_about_source():
     x_s, x_d = torch.zeros(1, 21, 3), torch.ones(4, 21, 3)
     assert torch.allclose(apply_driving_multiplier(x_s, x_d, 1.1), torch.full((4, 21, 3), 1.1))
+
+
+def test_retargeting_delta_feeds_source_and_ratios():
+    case, _ = load_golden("stitching_retargeting_module")
+    for role, build, group in (("lip", lip_retargeting_network, "retarget_mouth"), ("eye", eye_retargeting_network, "retarget_eye")):
+        network = build().eval()
+        network.load_state_dict(recipe_state_dict(f"stitching_retargeting_module.{group}"))
+        features = case[f"{role}_in"]
+        with torch.no_grad():
+            delta = retargeting_delta(network, features[:, :63].reshape(-1, 21, 3), features[:, 63:])
+        assert_close_golden(delta, case[f"{role}_out"].reshape(-1, 21, 3))
+
+
+def test_motion_rotation_from_angles_when_r_is_absent(source):
+    case, _ = load_golden("motion_template")
+    with_r = {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}
+    from_angles = {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "pitch", "yaw", "roll")}
+    torch.testing.assert_close(
+        relative_driving_keypoints(source, from_angles), relative_driving_keypoints(source, with_r), rtol=1e-4, atol=1e-4
+    )

@@ -13,7 +13,7 @@ from joyvasa.checkpoints import CheckpointError
 from joyvasa.liveportrait import find_liveportrait_files, load_liveportrait
 from joyvasa.liveportrait.blocks import grid_sample_3d
 from joyvasa.liveportrait.loading import BASE_PARTS, load_network_file, load_stitching_file
-from tests.liveportrait_files import stitching_groups, weights_dir, write_official_stitching
+from tests.liveportrait_files import stitching_groups, weights_dir
 from tests.recipe import recipe_state_dict
 
 STITCHING = "stitching_retargeting_module"

@@ -110,9 +110,29 @@ def apply_stitching(stitching: Callable[[torch.Tensor], torch.Tensor], kp_source
     return stitched + shift
 
 
+def retargeting_delta(
+    retargeting: Callable[[torch.Tensor], torch.Tensor], kp_source: torch.Tensor, ratios: torch.Tensor
+) -> torch.Tensor:
+    """Lip or eye retargeting MLP on [x_s (63), ratios] -> per-keypoint delta (B, K, 3).
+
+    Lip: ratios (B, 2) = [source lip-open ratio, driving lip-open ratio]; lip normalisation of
+    a source uses [c_s_lip, 0.0] (only when c_s_lip >= 0.03 upstream). Eye: ratios (B, 3) =
+    [source left eye, source right eye, driving eye].
+    """
+    batch, num_kp = kp_source.shape[:2]
+    features = torch.cat([kp_source.reshape(batch, -1), ratios.reshape(batch, -1).to(kp_source.dtype)], dim=1)
+    return retargeting(features).to(kp_source.dtype).reshape(batch, num_kp, 3)
+
+
 def apply_driving_multiplier(kp_source: torch.Tensor, kp_driving: torch.Tensor, multiplier: float) -> torch.Tensor:
     """x_s + (x_d - x_s) * multiplier."""
     return kp_source + (kp_driving - kp_source) * multiplier
+
+
+def _rotation_of(info: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    if "R" in info:
+        return info["R"].float()
+    return rotation_matrix(info["pitch"], info["yaw"], info["roll"])
 
 
 def relative_driving_keypoints(
@@ -130,7 +150,8 @@ def relative_driving_keypoints(
 
     ``source``: the source's kp info (kp, exp (1, 21, 3); scale (1, 1); t (1, 3); R (1, 3, 3));
     ``x_s`` may be given, else it is computed. ``motion``: the generated, de-normalised and
-    smoothed sequence: exp (N, 21, 3), scale (N, 1), t (N, 3), R (N, 3, 3).
+    smoothed sequence: exp (N, 21, 3), scale (N, 1), t (N, 3), R (N, 3, 3). Where ``R`` is
+    absent from either, it is computed from pitch / yaw / roll (degrees).
     Returns x_d (N, 21, 3). Per frame i, with frame 0 as the driving reference:
 
     * R = (R_i R_0^T) R_s for regions all / pose, else R_s;
@@ -159,10 +180,11 @@ def relative_driving_keypoints(
     if region not in ANIMATION_REGIONS:
         raise ValueError(f"animation region must be one of {ANIMATION_REGIONS}, not {region!r}")
     kp_s, exp_s = source["kp"].float(), source["exp"].float()  # (1, K, 3)
-    scale_s, t_s, rot_s = source["scale"].float().reshape(-1, 1), source["t"].float().reshape(-1, 3), source["R"].float()
+    scale_s, t_s = source["scale"].float().reshape(-1, 1), source["t"].float().reshape(-1, 3)
+    rot_s = _rotation_of(source)
     x_s = source["x_s"].float() if "x_s" in source else transform_keypoints(kp_s, rot_s, exp_s, scale_s, t_s)
 
-    exp_d, rot_d = motion["exp"].float(), motion["R"].float()  # (N, K, 3), (N, 3, 3)
+    exp_d, rot_d = motion["exp"].float(), _rotation_of(motion)  # (N, K, 3), (N, 3, 3)
     scale_d, t_d = motion["scale"].float().reshape(-1, 1), motion["t"].float().reshape(-1, 3)
     frames = exp_d.shape[0]
     lip = list(LIP_KEYPOINT_INDICES)
