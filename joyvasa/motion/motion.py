@@ -19,31 +19,18 @@ from typing import Optional
 
 import torch
 
+from joyvasa.liveportrait.keypoints import ANIMATION_REGIONS, LIP_KEYPOINT_INDICES, rotation_matrix
+
 MOTION_FORMAT = "joyvasa-motion"
 MOTION_FORMAT_VERSION = 1
 
-# Keypoints the JoyVASA composition takes absolute from the generated expression.
-LIP_KEYPOINTS = (6, 12, 14, 17, 19, 20)
-
-REGIONS = ("all", "lips", "expression", "pose")
+# The lip keypoints (taken absolute from the generated expression when rendering)
+# and the region names are the renderer's, so both mean the same thing.
+LIP_KEYPOINTS = LIP_KEYPOINT_INDICES
+REGIONS = ANIMATION_REGIONS  # ("all", "exp", "pose", "lip")
 
 # Upstream's smoothing: EMA with alpha 0.01 on scale, t and pose, i.e. strength 0.99.
 UPSTREAM_SMOOTHING = 0.99
-
-
-def rotation_matrix(pitch: torch.Tensor, yaw: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
-    """LivePortrait's rotation from angles in degrees: (N,) or (N, 1) each -> (N, 3, 3).
-
-    The transpose of Rz(roll) @ Ry(yaw) @ Rx(pitch).
-    NOTE: a local copy until ``joyvasa.liveportrait.keypoints.get_rotation_matrix``
-    exists; then this should call that one (one place for the formula).
-    """
-    x, y, z = (torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1) / 180 * math.pi for a in (pitch, yaw, roll))
-    ones, zeros = torch.ones_like(x), torch.zeros_like(x)
-    rot_x = torch.cat([ones, zeros, zeros, zeros, x.cos(), -x.sin(), zeros, x.sin(), x.cos()], 1).view(-1, 3, 3)
-    rot_y = torch.cat([y.cos(), zeros, y.sin(), zeros, ones, zeros, -y.sin(), zeros, y.cos()], 1).view(-1, 3, 3)
-    rot_z = torch.cat([z.cos(), -z.sin(), zeros, z.sin(), z.cos(), zeros, zeros, zeros, ones], 1).view(-1, 3, 3)
-    return (rot_z @ rot_y @ rot_x).transpose(1, 2)
 
 
 def ema_smooth(values: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -122,11 +109,13 @@ class Motion:
         return self._edited(**changes)
 
     def restrict(self, region: str) -> "Motion":
-        """Keep the motion of one region and hold the rest at frame 0.
+        """Keep the motion of one region and hold the rest at frame 0 of this motion.
 
-        "all": unchanged. "lips": only the lip keypoints move (no head motion,
-        rest of the face still). "expression": the whole face moves, the head
-        does not. "pose": the head moves, the face keeps frame 0's expression.
+        "all": unchanged. "lip": only the lip keypoints move (no head motion,
+        rest of the face still). "exp": the whole face moves, the head does
+        not. "pose": the head moves, the face keeps frame 0's expression.
+        (The renderer's own ``region`` option holds the rest at the source
+        portrait instead; either can be used.)
         """
         if region not in REGIONS:
             raise ValueError(f"region must be one of {', '.join(REGIONS)}, not '{region}'.")
@@ -137,7 +126,7 @@ class Motion:
                 for name in ("scale", "t", "pitch", "yaw", "roll")}
         if region == "pose":
             return self._edited(exp=self.exp[:1].expand(n, -1, -1).clone())
-        if region == "expression":
+        if region == "exp":
             return self._edited(**held)
         exp = self.exp[:1].expand(n, -1, -1).clone()
         lips = list(LIP_KEYPOINTS)

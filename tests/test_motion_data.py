@@ -1,0 +1,80 @@
+"""The Motion data class: files, device moves and edits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from joyvasa.motion import LIP_KEYPOINTS, Motion, ema_smooth
+
+
+def make_motion(frames: int = 6) -> Motion:
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g)
+
+    return Motion(exp=rand(frames, 21, 3), scale=1 + 0.1 * rand(frames, 1), t=rand(frames, 3),
+                  pitch=5 * rand(frames, 1), yaw=5 * rand(frames, 1), roll=5 * rand(frames, 1),
+                  fps=25.0, raw=rand(frames, 73))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    motion = make_motion()
+    motion.save(tmp_path / "motion.safetensors")
+    loaded = Motion.load(tmp_path / "motion.safetensors")
+    assert len(loaded) == 6 and loaded.fps == 25.0
+    for name in ("exp", "scale", "t", "pitch", "yaw", "roll", "raw"):
+        torch.testing.assert_close(getattr(loaded, name), getattr(motion, name), rtol=0, atol=0)
+
+
+def test_loading_another_file_is_a_clear_error(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="not a JoyVASA motion file"):
+        Motion.load(tmp_path / "other.safetensors")
+
+
+def test_to_and_len():
+    motion = make_motion(4).to("cpu")
+    assert len(motion) == 4 and motion.rotation().shape == (4, 3, 3)
+
+
+def test_expression_and_pose_scaling_work_around_frame_zero():
+    motion = make_motion()
+    calm = motion.scale_expression(0.5)
+    torch.testing.assert_close(calm.exp - motion.exp[:1], 0.5 * (motion.exp - motion.exp[:1]))
+    still = motion.scale_pose(0.0)
+    assert (still.yaw == motion.yaw[0]).all() and (still.t == motion.t[0]).all()
+    assert calm.raw is None  # an edited motion no longer matches the generator output
+
+
+def test_regions():
+    motion = make_motion()
+    lips = list(LIP_KEYPOINTS)
+    others = [k for k in range(21) if k not in lips]
+    lip_only = motion.restrict("lip")
+    torch.testing.assert_close(lip_only.exp[:, lips], motion.exp[:, lips])
+    assert (lip_only.exp[:, others] == motion.exp[:1, others]).all()
+    assert (lip_only.pitch == motion.pitch[0]).all()
+    exp_only = motion.restrict("exp")
+    torch.testing.assert_close(exp_only.exp, motion.exp)
+    assert (exp_only.scale == motion.scale[0]).all()
+    pose_only = motion.restrict("pose")
+    torch.testing.assert_close(pose_only.roll, motion.roll)
+    assert (pose_only.exp == motion.exp[:1]).all()
+    with pytest.raises(ValueError, match="region must be one of"):
+        motion.restrict("eyes")
+
+
+def test_smoothing_strength():
+    values = torch.tensor([[0.0], [1.0], [1.0]])
+    torch.testing.assert_close(ema_smooth(values, 0.0), values)
+    torch.testing.assert_close(ema_smooth(values, 0.75), torch.tensor([[0.0], [0.25], [0.4375]]))
+    with pytest.raises(ValueError, match="smoothing must be in"):
+        ema_smooth(values, 1.0)
+    motion = make_motion()
+    smoothed = motion.smoothed(0.5)
+    torch.testing.assert_close(smoothed.exp, motion.exp)
+    assert not torch.equal(smoothed.yaw, motion.yaw)
