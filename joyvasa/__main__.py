@@ -1,0 +1,5 @@
+import sys
+
+from joyvasa.cli import main
+
+sys.exit(main())

@@ -1,0 +1,57 @@
+"""End to end through the command line: photo + speech -> .mp4, synthetic weights of the real sizes."""
+
+import os
+import shutil
+
+import av
+import numpy as np
+import pytest
+import soundfile
+import skimage
+
+from joyvasa.cli import main
+from tests import liveportrait_files, motion_files
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    photo = folder / "astronaut.png"
+    shutil.copy(os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png"), photo)
+    rate = 22050
+    t = np.arange(int(rate * 0.5)) / rate  # 0.5 s of a voiced-like tone
+    speech = folder / "speech.wav"
+    soundfile.write(speech, (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), rate)
+    checkpoint, template = motion_files.official_files()
+    return {"photo": photo, "speech": speech, "checkpoint": checkpoint, "template": template,
+            "liveportrait": liveportrait_files.weights_dir("kijai"), "folder": folder}
+
+
+def _run(inputs, out, *extra):
+    return main([
+        "--image", str(inputs["photo"]), "--audio", str(inputs["speech"]), "--out", str(out),
+        "--liveportrait", str(inputs["liveportrait"]), "--motion-generator", str(inputs["checkpoint"]),
+        "--template", str(inputs["template"]), "--fps", "4", "--sampler", "ddim", "--steps", "3", *extra,
+    ])
+
+
+def test_cli_writes_h264_aac_with_fps_times_duration_frames(inputs):
+    out = inputs["folder"] / "talk.mp4"
+    assert _run(inputs, out) == 0
+    with av.open(str(out)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
+        assert (video.width, video.height) == (512, 512)  # astronaut.png is 512x512: pasted back
+        assert sum(1 for _ in container.decode(video=0)) == 2  # 4 fps x 0.5 s
+
+
+def test_cli_reports_a_photo_without_a_face_as_a_sentence(inputs, capsys):
+    coffee = os.path.join(os.path.dirname(skimage.__file__), "data", "coffee.png")
+    code = main([
+        "--image", coffee, "--audio", str(inputs["speech"]), "--out", str(inputs["folder"] / "x.mp4"),
+        "--liveportrait", str(inputs["liveportrait"]), "--motion-generator", str(inputs["checkpoint"]),
+        "--template", str(inputs["template"]), "--fps", "4", "--sampler", "ddim", "--steps", "2",
+    ])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "bbox" in err and "Traceback" not in err
