@@ -122,8 +122,8 @@ def _window_geometry(n_samples: int, fps: float, n_motions: int) -> tuple[int, i
     return lead, tail, window_samples, n_windows, n_windows * n_motions - n_padding_frames
 
 
-def cut_windows(model: MotionGenerator, audio_16k: torch.Tensor, fps: float | None = None) -> tuple[torch.Tensor, int]:
-    """Padded, windowed audio (n_windows, window_samples) and the frames upstream keeps."""
+def cut_windows(model: MotionGenerator, audio_16k: torch.Tensor, fps: float | None = None) -> tuple[torch.Tensor, int, int]:
+    """(padded windows (n_windows, window_samples), frames upstream keeps, clip samples)."""
     audio = _as_mono_samples(audio_16k)
     fps = float(fps or model.config.fps)
     lead, tail, window_samples, n_windows, n_frames = _window_geometry(audio.numel(), fps, model.config.n_motions)
@@ -133,7 +133,7 @@ def cut_windows(model: MotionGenerator, audio_16k: torch.Tensor, fps: float | No
         fill = padded[-1].item() if model.config.pad_mode == "replicate" else 0.0
         padded = torch.cat([padded, padded.new_full((end_padding,), fill)])
     padded = padded[: n_windows * window_samples]
-    return padded.view(n_windows, window_samples), n_frames
+    return padded.view(n_windows, window_samples), n_frames, audio.numel()
 
 
 @torch.inference_mode()
@@ -160,8 +160,7 @@ def encode_audio_features(
     the encoder at once (memory vs. speed; the result does not depend on it).
     """
     fps = float(fps or model.config.fps)
-    windows, n_frames = cut_windows(model, audio_16k, fps)
-    n_samples = _as_mono_samples(audio_16k).numel()
+    windows, n_frames, n_samples = cut_windows(model, audio_16k, fps)
     return AudioFeatures(encode_windows(model, windows, fps, batch_windows), n_frames, n_samples, fps)
 
 

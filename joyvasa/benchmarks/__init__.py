@@ -1,0 +1,1 @@
+"""Runnable timing scripts (``python -m joyvasa.benchmarks.<name>``); not imported by the package."""
