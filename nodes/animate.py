@@ -96,7 +96,8 @@ class Animate(io.ComfyNode):
             motion_generator.models, features, callback=progress.stage("motion"),
             **sample_kwargs(cfg_scale, sampler, steps, seed, smoothing, pe_variant),
         )
-        motion = motion.scale_expression(float(expression_scale)).scale_pose(float(pose_scale)).restrict(region)
+        motion = pipeline.edit_motion(motion, expression_scale=float(expression_scale),
+                                      pose_scale=float(pose_scale), region=region)
 
         options = render_options(stitching, relative_motion, driving_multiplier, paste_back, frames_per_batch)
         batches = pipeline.render_frames(liveportrait.models, source, motion, options,

@@ -56,10 +56,10 @@ class LoadLivePortrait(io.ComfyNode):
         dtype = pick_dtype(precision, target)
 
         def load() -> ModelHandle:
-            from joyvasa.liveportrait.loading import load_liveportrait
+            from joyvasa import pipeline
 
             make_room(target, _file_bytes(paths.values()))
-            models = load_liveportrait(paths, device=target, dtype=dtype, kind=mode)
+            models = pipeline.load_liveportrait(paths, device=target, dtype=dtype, kind=mode)
             return ModelHandle(models, f"LivePortrait ({mode})", target, dtype, dict(paths))
 
         key = ("liveportrait", mode, file_key(paths), str(target), str(dtype))
@@ -102,11 +102,11 @@ class LoadMotionGenerator(io.ComfyNode):
         paths = {"checkpoint": checkpoint_path, "template": template_path, "audio_encoder": encoder_path}
 
         def load() -> ModelHandle:
-            from joyvasa.motion import load_motion_generator
+            from joyvasa import pipeline
 
             make_room(target, _file_bytes([checkpoint_path]))
-            bundle = load_motion_generator(
-                checkpoint_path, template_path=template_path, audio_encoder_path=encoder_path, device=target
+            bundle = pipeline.load_motion_generator(
+                checkpoint_path, template_path, audio_encoder_path=encoder_path, device=target
             )
             return ModelHandle(bundle, "motion generator", target, _torch().float32, paths)
 

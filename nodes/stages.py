@@ -268,7 +268,10 @@ class EditMotion(io.ComfyNode):
 
     @classmethod
     def execute(cls, motion, expression_scale, pose_scale, region) -> io.NodeOutput:
-        edited = motion.scale_expression(float(expression_scale)).scale_pose(float(pose_scale)).restrict(region)
+        from joyvasa import pipeline
+
+        edited = pipeline.edit_motion(motion, expression_scale=float(expression_scale),
+                                      pose_scale=float(pose_scale), region=region)
         return io.NodeOutput(edited)
 
 

@@ -1,6 +1,6 @@
 """Test-only torchvision stand-in (see tests/comfy_stubs/README.md)."""
 
-from . import transforms  # noqa: F401
+from . import io, transforms  # noqa: F401
 
 __version__ = "0.0.0+joyvasa-test-stub"
 

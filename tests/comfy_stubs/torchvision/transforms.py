@@ -1,7 +1,0 @@
-"""Empty: every attribute raises ImportError when used."""
-
-
-def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    raise ImportError(f"torchvision.transforms.{name} is not available in the JoyVASA test stand-in")
