@@ -27,15 +27,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROTECTED = ("torch", "torchvision", "torchaudio")
 
 
-def install_requirements() -> int:
+def protected_pins() -> list[str]:
+    """``name==version`` of the installed torch packages (pip must keep them)."""
     pins = []
     for name in PROTECTED:
         try:
             pins.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             continue
+    return pins
+
+
+def install_requirements() -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
-        constraints.write("\n".join(pins) + "\n")
+        constraints.write("\n".join(protected_pins()) + "\n")
     try:
         cmd = [sys.executable, "-m", "pip", "install", "-r", os.path.join(HERE, "requirements.txt"),
                "-c", constraints.name]
@@ -57,6 +62,7 @@ def _comfyui_root() -> str | None:
 def _model_files_module():
     spec = importlib.util.spec_from_file_location("joyvasa_model_files", os.path.join(HERE, "nodes", "model_files.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
