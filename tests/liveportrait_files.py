@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -29,6 +30,23 @@ FORMATS = ("official_human", "official_animal", "kijai")
 
 _written: dict[str, Path] = {}
 _session_root: Path | None = None
+
+
+@contextmanager
+def _one_thread():
+    """The recipe's float64 SVDs (spectral-norm vectors of the decoder) run many times faster
+    on one thread when the CPU is shared; the recipe is cached, so this is paid once."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def base_state_dict(part: str) -> dict[str, torch.Tensor]:
+    with _one_thread():
+        return recipe_state_dict(part)
 
 
 def stitching_groups() -> dict[str, dict[str, torch.Tensor]]:
@@ -63,7 +81,7 @@ def write_official_human(root: Path) -> Path:
     folder = root / "liveportrait"
     (folder / "base_models").mkdir(parents=True, exist_ok=True)
     for part in BASE_PARTS:
-        torch.save(recipe_state_dict(part), folder / "base_models" / f"{part}.pth")
+        torch.save(base_state_dict(part), folder / "base_models" / f"{part}.pth")
     write_official_stitching(folder / "retargeting_models" / "stitching_retargeting_module.pth")
     return folder
 
@@ -82,7 +100,7 @@ def write_official_animal(root: Path, human_folder: Path | None = None) -> Path:
             except OSError:
                 shutil.copyfile(source, target)
         else:
-            torch.save(recipe_state_dict(part), target)
+            torch.save(base_state_dict(part), target)
     write_official_stitching(folder / "retargeting_models" / "stitching_retargeting_module.pth")
     return folder
 
@@ -94,7 +112,7 @@ def write_kijai(root: Path) -> Path:
     folder = root / "liveportrait_safetensors"
     folder.mkdir(parents=True, exist_ok=True)
     for part in BASE_PARTS:
-        state = {key: value.contiguous() for key, value in recipe_state_dict(part).items()}
+        state = {key: value.contiguous() for key, value in base_state_dict(part).items()}
         save_file(state, str(folder / f"{part}.safetensors"))
     write_kijai_stitching(folder / "stitching_retargeting_module.safetensors")
     return folder
