@@ -158,3 +158,33 @@ def test_motion_rotation_from_angles_when_r_is_absent(source):
     torch.testing.assert_close(
         relative_driving_keypoints(source, from_angles), relative_driving_keypoints(source, with_r), rtol=1e-4, atol=1e-4
     )
+
+
+def test_lip_normalization_delta_applies_the_lip_mlp_only_above_the_threshold():
+    from joyvasa.liveportrait.keypoints import lip_normalization_delta
+    from joyvasa.liveportrait.stitching_retargeting_network import lip_retargeting_network
+
+    torch.manual_seed(0)
+    lip_mlp = lip_retargeting_network().eval()
+    x_s = torch.randn(1, 21, 3)
+    assert lip_normalization_delta(lip_mlp, x_s, 0.02) is None
+    assert lip_normalization_delta(lip_mlp, x_s, None) is None
+    delta = lip_normalization_delta(lip_mlp, x_s, 0.05)
+    expected = lip_mlp(torch.cat([x_s.reshape(1, 63), torch.tensor([[0.05, 0.0]])], dim=1)).reshape(1, 21, 3)
+    torch.testing.assert_close(delta, expected)
+
+
+def test_absolute_motion_uses_the_generated_pose_and_the_source_scale():
+    from joyvasa.liveportrait.keypoints import relative_driving_keypoints, rotation_matrix
+
+    torch.manual_seed(1)
+    source = {"kp": torch.randn(1, 21, 3), "exp": 0.01 * torch.randn(1, 21, 3),
+              "scale": torch.full((1, 1), 1.5), "t": torch.zeros(1, 3), "R": torch.eye(3)[None]}
+    pitch, yaw, roll = torch.randn(4), torch.randn(4), torch.randn(4)
+    motion = {"exp": 0.01 * torch.randn(4, 21, 3), "scale": torch.full((4, 1), 0.7),
+              "t": torch.randn(4, 3), "R": rotation_matrix(pitch, yaw, roll)}
+    x_d = relative_driving_keypoints(source, motion, absolute=True)
+    shift = motion["t"].clone()
+    shift[:, 2] = 0
+    expected = 1.5 * (source["kp"] @ motion["R"] + motion["exp"]) + shift[:, None]
+    torch.testing.assert_close(x_d, expected)

@@ -230,18 +230,16 @@ def relative_driving_keypoints(
 def lip_normalization_delta(
     lip_retargeting: Callable[[torch.Tensor], torch.Tensor],
     kp_source: torch.Tensor,
-    lip_open_ratio: float,
+    lip_open_ratio: float | None,
     threshold: float = 0.03,
 ) -> torch.Tensor | None:
     """Keypoint offset (1, K, 3) that closes an open source mouth, or None.
 
     LivePortrait's lip normalisation: when the source's lip-open ratio is at least
-    ``threshold``, the lip MLP on [x_s, ratio, 0] gives the delta to a closed mouth;
-    it is added to every driving frame. ``kp_source`` (1, K, 3).
+    ``threshold``, the lip MLP on [x_s, ratio, 0] (see :func:`retargeting_delta`) gives
+    the delta to a closed mouth; it is added to every driving frame. ``kp_source`` (1, K, 3).
     """
     if lip_open_ratio is None or lip_open_ratio < threshold:
         return None
-    flat = kp_source.reshape(1, -1).float()
-    condition = torch.tensor([[float(lip_open_ratio), 0.0]], dtype=flat.dtype, device=flat.device)
-    delta = lip_retargeting(torch.cat([flat, condition], dim=1))  # (1, 3K)
-    return delta.float().reshape(1, -1, 3)
+    ratios = torch.tensor([[float(lip_open_ratio), 0.0]], device=kp_source.device)
+    return retargeting_delta(lip_retargeting, kp_source.float(), ratios)
