@@ -238,6 +238,10 @@ def resolve_liveportrait(
     if all(network in picked for network in LIVEPORTRAIT_NETWORKS):
         return picked
     found, reasons = find_liveportrait_set(mode)
+    if found is None and all(network in picked for network in LIVEPORTRAIT_NETWORKS[:4]) and download == "off":
+        # Only the stitching file is on auto and there is none: render without it
+        # (the Render node says so if stitching is switched on).
+        return picked
     if found is None and download != "off":
         for network in LIVEPORTRAIT_NETWORKS:
             if network not in picked:

@@ -317,3 +317,17 @@ def test_save_then_load_motion(node_classes, tmp_path, monkeypatch):
     loaded, fps = load.execute(motion_file=name).result
     assert fps == 5.0 and len(loaded) == 4
     torch.testing.assert_close(loaded.exp, motion.exp)
+
+
+def test_registry_metadata_parses_with_comfyuis_own_parser(pack):
+    import tomllib
+
+    from comfy_config import config_parser
+
+    config = config_parser.extract_node_configuration(str(REPO_ROOT))
+    assert config.project.name == "joyvasa" and config.project.version
+    assert config.tool_comfy.display_name and config.tool_comfy.publisher_id
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    required = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
+    assert sorted(declared) == sorted(line for line in required if line)
+    assert (REPO_ROOT / "LICENSE").is_file()
