@@ -3,6 +3,7 @@
 1. Installs ``requirements.txt`` into the running Python without ever touching
    torch, torchvision or torchaudio: their installed versions are pinned in a
    constraints file, so pip keeps them or fails instead of swapping builds.
+   Then ``facenet-pytorch`` (the MTCNN detector's weights) with ``--no-deps``.
 2. Optionally downloads the models into ComfyUI's model folders (honouring
    ``extra_model_paths.yaml``): only with ``--download-models`` or the
    environment variable ``JOYVASA_DOWNLOAD_MODELS=1``.
@@ -25,6 +26,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTECTED = ("torch", "torchvision", "torchaudio")
+FACENET = "facenet-pytorch==2.6.0"
 
 
 def protected_pins() -> list[str]:
@@ -45,9 +47,17 @@ def install_requirements() -> int:
         cmd = [sys.executable, "-m", "pip", "install", "-r", os.path.join(HERE, "requirements.txt"),
                "-c", constraints.name]
         print("[JoyVASA]", " ".join(cmd))
-        return subprocess.call(cmd)
+        status = subprocess.call(cmd)
     finally:
         os.unlink(constraints.name)
+    if status == 0 and importlib.util.find_spec("facenet_pytorch") is None:
+        # The default face detector's MTCNN weights ship inside facenet-pytorch, whose
+        # metadata pins an old torch: install it without dependencies (only its weight
+        # files are read; its torchvision-based code is never imported).
+        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", FACENET]
+        print("[JoyVASA]", " ".join(cmd))
+        status = subprocess.call(cmd)
+    return status
 
 
 def _comfyui_root() -> str | None:

@@ -65,3 +65,21 @@ def test_without_the_flag_nothing_is_downloaded(tmp_path):
                           "--models-dir", str(models)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert not models.exists()
+
+
+def test_install_keeps_torch_and_adds_facenet_without_dependencies(monkeypatch):
+    install = _install_module()
+    commands = []
+
+    def fake_call(cmd):
+        commands.append(cmd)
+        if "-c" in cmd:
+            constraints = Path(cmd[cmd.index("-c") + 1]).read_text()
+            assert "torch==" in constraints
+        return 0
+
+    monkeypatch.setattr(install.subprocess, "call", fake_call)
+    monkeypatch.setattr(install.importlib.util, "find_spec", lambda name: None)
+    assert install.install_requirements() == 0
+    assert commands[0][-3:-2] == [str(REPO_ROOT / "requirements.txt")] or "-r" in commands[0]
+    assert commands[1][-2:] == ["--no-deps", "facenet-pytorch==2.6.0"]
