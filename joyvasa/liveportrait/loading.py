@@ -330,6 +330,11 @@ class LivePortraitModels:
 
     Weights stay fp32; ``dtype`` fp16/bf16 runs the networks under autocast (the 5-D
     ``grid_sample`` warps always run in fp32). All outputs are float32.
+
+    Rendering fast paths (see :meth:`configure`): ``channels_last`` stores the W and G
+    convolution weights channels-last (oneDNN / cuDNN then run NHWC / NDHWC kernels; same
+    numerics within float32 rounding); ``compile`` runs W and G through ``torch.compile``
+    inside :meth:`warp_decode` (opt-in: the first call compiles, minutes on a CPU).
     """
 
     appearance_feature_extractor: AppearanceFeatureExtractor
@@ -343,6 +348,34 @@ class LivePortraitModels:
     dtype: torch.dtype = torch.float32
     kind: str = "human"
     files: dict[str, Path] = field(default_factory=dict)  # part -> file it was loaded from
+    channels_last: bool = False
+    compile: bool = False
+    _compiled: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def configure(self, *, channels_last: bool | None = None, compile: bool | None = None) -> "LivePortraitModels":
+        """Switch the rendering fast paths; converts the networks in place and returns ``self``.
+
+        ``channels_last``: W's Conv3d weights channels_last_3d, W's and G's Conv2d weights
+        channels_last (the convolutions then run in that layout; state-dict keys and values
+        are unchanged). ``compile``: compile W and G with ``torch.compile`` on first use.
+        """
+        if channels_last is not None and bool(channels_last) != self.channels_last:
+            for network in (self.warping_module, self.spade_generator):
+                _set_conv_memory_format(network, bool(channels_last))
+            self.channels_last = bool(channels_last)
+        if compile is not None and bool(compile) != self.compile:
+            self.compile = bool(compile)
+            self._compiled.clear()
+        return self
+
+    def _network(self, name: str):
+        """The network ``name``, compiled when ``compile`` is on (built once, on first use)."""
+        network = getattr(self, name)
+        if not self.compile:
+            return network
+        if name not in self._compiled:
+            self._compiled[name] = torch.compile(network, dynamic=False)
+        return self._compiled[name]
 
     def _autocast(self):
         if self.dtype == torch.float32:
@@ -371,21 +404,27 @@ class LivePortraitModels:
         info["x_s"] = source_keypoints(info)
         return info
 
-    @torch.no_grad()
     def warp_decode(self, feature_3d: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
-        """W then G -> image (B, 3, 512, 512) in [0, 1].
+        """W then G -> image (B, 3, 512, 512) in [0, 1], on ``device``.
 
         feature_3d (B or 1, 32, 16, 64, 64), kp_source / kp_driving (B or 1, 21, 3); a batch of
-        one is broadcast, so one source can drive B frames in one call.
+        one is broadcast, so one source can drive B frames in one call. Runs under
+        ``torch.inference_mode``; the returned tensor is an ordinary one. With
+        ``channels_last`` it is channels-last, so ``image.permute(0, 2, 3, 1)`` is
+        already a contiguous (B, 512, 512, 3) image.
         """
-        feature_3d, kp_source, kp_driving = (self._input(t) for t in (feature_3d, kp_source, kp_driving))
-        batch = max(feature_3d.shape[0], kp_source.shape[0], kp_driving.shape[0])
-        feature_3d = feature_3d.expand(batch, *feature_3d.shape[1:])
-        kp_source = kp_source.expand(batch, -1, -1)
-        kp_driving = kp_driving.expand(batch, -1, -1)
-        with self._autocast():
-            warped = self.warping_module(feature_3d=feature_3d, kp_driving=kp_driving, kp_source=kp_source)
-            image = self.spade_generator(warped["out"])
+        with torch.inference_mode():
+            feature_3d, kp_source, kp_driving = (self._input(t) for t in (feature_3d, kp_source, kp_driving))
+            batch = max(feature_3d.shape[0], kp_source.shape[0], kp_driving.shape[0])
+            feature_3d = feature_3d.expand(batch, *feature_3d.shape[1:])
+            if self.channels_last:
+                feature_3d = feature_3d.contiguous(memory_format=torch.channels_last_3d)
+            kp_source = kp_source.expand(batch, -1, -1)
+            kp_driving = kp_driving.expand(batch, -1, -1)
+            with self._autocast():
+                warped = self._network("warping_module")(feature_3d=feature_3d, kp_driving=kp_driving, kp_source=kp_source)
+                image = self._network("spade_generator")(warped["out"])
+        # Outside inference mode: the result is an ordinary tensor callers may modify in place.
         return image.float().clamp(0, 1)
 
     @torch.no_grad()
@@ -396,6 +435,19 @@ class LivePortraitModels:
         return apply_stitching(self.stitching, self._input(kp_source), self._input(kp_driving))
 
 
+def _set_conv_memory_format(network: nn.Module, channels_last: bool) -> None:
+    """Re-lay the convolution weights of ``network`` (4-D channels_last, 5-D channels_last_3d)."""
+    for module in network.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            if parameter.ndim == 4:
+                layout = torch.channels_last if channels_last else torch.contiguous_format
+            elif parameter.ndim == 5:
+                layout = torch.channels_last_3d if channels_last else torch.contiguous_format
+            else:
+                continue
+            parameter.data = parameter.data.contiguous(memory_format=layout)
+
+
 def _resolve_dtype(dtype) -> torch.dtype:
     aliases = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     dtype = aliases.get(dtype, dtype)
@@ -404,7 +456,10 @@ def _resolve_dtype(dtype) -> torch.dtype:
     return dtype
 
 
-def load_liveportrait(source, *, device="cpu", dtype=torch.float32, kind: str | None = None) -> LivePortraitModels:
+def load_liveportrait(
+    source, *, device="cpu", dtype=torch.float32, kind: str | None = None,
+    channels_last: bool = False, compile: bool = False,
+) -> LivePortraitModels:
     """Load the LivePortrait renderer.
 
     ``source``: a directory (official human / animal layout or Kijai's safetensors, see
@@ -413,6 +468,7 @@ def load_liveportrait(source, *, device="cpu", dtype=torch.float32, kind: str | 
     ``device``: "cpu", "cuda", "mps" or a torch.device. ``dtype``: compute precision
     (float32, or float16 / bfloat16 via autocast; weights stay fp32).
     ``kind``: "human", "animal" or None (directory: decided from the layout; dict: "human").
+    ``channels_last`` / ``compile``: rendering fast paths, see :meth:`LivePortraitModels.configure`.
     """
     compute_dtype = _resolve_dtype(dtype)
     target = torch.device(device)
@@ -448,4 +504,4 @@ def load_liveportrait(source, *, device="cpu", dtype=torch.float32, kind: str | 
     )
     for module in (*networks.values(), *stitching.values()):
         module.to(target).eval().requires_grad_(False)
-    return models
+    return models.configure(channels_last=channels_last, compile=compile)
