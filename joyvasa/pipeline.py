@@ -62,11 +62,17 @@ class MotionGeneratorBundle:
 
 # -- loading ------------------------------------------------------------------------------
 
-def load_liveportrait(source, *, device="cpu", dtype=torch.float32, kind=None):
-    """See :func:`joyvasa.liveportrait.load_liveportrait` (folder or dict of files)."""
+def load_liveportrait(source, *, device="cpu", dtype=torch.float32, kind=None, channels_last=False, compile=False):
+    """See :func:`joyvasa.liveportrait.load_liveportrait` (folder or dict of files).
+
+    Rendering speed: ``dtype`` bfloat16 (CPU with AVX512-BF16/AMX, or GPU) or float16 (GPU)
+    runs W and G under autocast; ``channels_last`` and ``compile`` are the opt-in fast
+    paths of :meth:`joyvasa.liveportrait.LivePortraitModels.configure`. ``python -m
+    joyvasa.bench`` measures each, with its error against float32.
+    """
     from joyvasa.liveportrait import load_liveportrait as _load
 
-    return _load(source, device=device, dtype=dtype, kind=kind)
+    return _load(source, device=device, dtype=dtype, kind=kind, channels_last=channels_last, compile=compile)
 
 
 def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=None, device="cpu") -> MotionGeneratorBundle:
@@ -222,7 +228,10 @@ def render_frames(
 
     With ``paste_back`` the frames have the photo's size (rounded down to even);
     without it they are the 512x512 face crop. Only ``batch_size`` frames exist
-    at a time, so memory does not grow with the clip length.
+    at a time, so memory does not grow with the clip length. Rendering and
+    paste-back stay on the renderer's device; each batch crosses to the CPU once.
+    Collecting every batch (the IMAGE output) costs H x W x 3 x 4 bytes per frame:
+    3 MiB at 512x512, 12 MiB for a 1024x1024 photo (4.7 GB / 19 GB per minute).
     """
     from joyvasa.face import paste_back
 
