@@ -156,13 +156,19 @@ def prepare_source(
                   x_s=kp_info["x_s"], lip_delta=lip_delta)
 
 
-def encode_audio(mg: MotionGeneratorBundle, audio, sample_rate=None, fps: float | None = None):
-    """Any audio (ComfyUI AUDIO dict, array + rate) -> AudioFeatures for :func:`sample_motion`."""
+def encode_audio(
+    mg: MotionGeneratorBundle, audio, sample_rate=None, fps: float | None = None,
+    callback: Optional[ProgressCallback] = None,
+):
+    """Any audio (ComfyUI AUDIO dict, array + rate) -> AudioFeatures for :func:`sample_motion`.
+
+    ``callback(done, total)`` counts 4-second windows; raise in it to cancel.
+    """
     from joyvasa.audio import to_mono_16k
     from joyvasa.motion.windows import encode_audio_features
 
     audio_16k = to_mono_16k(audio, sample_rate)
-    return encode_audio_features(mg.generator, audio_16k, fps)
+    return encode_audio_features(mg.generator, audio_16k, fps, callback=callback)
 
 
 def sample_motion(
@@ -251,23 +257,29 @@ def render_frames(
             callback(min(start + options.batch_size, total), total)
 
 
-def render_to_video(
-    lp, source: Source, motion, path, *, audio=None, options: RenderOptions = RenderOptions(),
-    callback: Optional[ProgressCallback] = None,
-) -> dict:
-    """Stream :func:`render_frames` into an H.264 (+ AAC) .mp4; memory stays flat.
+def write_video(frame_batches, path, fps: float, audio=None) -> dict:
+    """Encode frame batches (b, H, W, 3) into an H.264 (+ AAC) .mp4 as they arrive.
 
     ``audio``: a ComfyUI AUDIO dict or ``(waveform, sample_rate)``; muxed from t=0.
+    Returns {"path", "frames"}.
     """
     from joyvasa.video import VideoWriter
 
     if isinstance(audio, dict):
         audio = (audio["waveform"], audio["sample_rate"])
-    with VideoWriter(path, fps=motion.fps, audio=audio) as writer:
-        for frames in render_frames(lp, source, motion, options, callback):
+    with VideoWriter(path, fps=fps, audio=audio) as writer:
+        for frames in frame_batches:
             writer.write(frames)
         frames_written = writer.frames_written
     return {"path": str(path), "frames": frames_written}
+
+
+def render_to_video(
+    lp, source: Source, motion, path, *, audio=None, options: RenderOptions = RenderOptions(),
+    callback: Optional[ProgressCallback] = None,
+) -> dict:
+    """Stream :func:`render_frames` into an .mp4 (see :func:`write_video`); memory stays flat."""
+    return write_video(render_frames(lp, source, motion, options, callback), path, motion.fps, audio)
 
 
 def edit_motion(motion, *, expression_scale: float = 1.0, pose_scale: float = 1.0, region: str = "all"):
@@ -279,20 +291,42 @@ def edit_motion(motion, *, expression_scale: float = 1.0, pose_scale: float = 1.
     return motion.restrict(region)
 
 
+def animate(
+    lp, mg: MotionGeneratorBundle, image, audio, *, sample_rate=None, fps: float | None = None,
+    source_options=None, sample_options=None, edit_options=None,
+    render_options: RenderOptions = RenderOptions(), progress=None,
+):
+    """All stages in memory -> (motion, iterator of frame batches).
+
+    ``progress(stage, done, total)`` with stage in "source", "audio", "motion",
+    "render"; raise in it to cancel. Frames are produced lazily as the iterator
+    is consumed (collect them, or pass them to :func:`write_video`).
+    """
+    def report(stage):
+        if progress is None:
+            return None
+        return lambda done, total: progress(stage, done, total)
+
+    source = prepare_source(lp, image, **(source_options or {}))  # a photo without a face fails here, early
+    if progress is not None:
+        progress("source", 1, 1)
+    features = encode_audio(mg, audio, sample_rate, fps=fps, callback=report("audio"))
+    motion = sample_motion(mg, features, callback=report("motion"), **(sample_options or {}))
+    motion = edit_motion(motion, **(edit_options or {}))
+    return motion, render_frames(lp, source, motion, render_options, callback=report("render"))
+
+
 def animate_file(
     *, image_path, audio_path, out_path, liveportrait, motion_generator, template,
     animal=False, audio_encoder=None, device="cpu", dtype=torch.float32, fps=25.0,
     source_options=None, sample_options=None, edit_options=None,
     render_options: RenderOptions = RenderOptions(), progress=None,
 ) -> dict:
-    """Everything from files to an .mp4 (the command line's path)."""
+    """Everything from files to an .mp4 (the command line's path); frames are streamed."""
     import numpy as np
     from PIL import Image
 
     from joyvasa.audio import load_audio_file
-
-    def report(stage):
-        return None if progress is None else (lambda done, total: progress(stage, done, total))
 
     try:
         with Image.open(image_path) as handle:
@@ -301,10 +335,10 @@ def animate_file(
         raise ValueError(f"Could not read the image '{image_path}': {err}") from None
     audio_16k = load_audio_file(audio_path)
     lp = load_liveportrait(liveportrait, device=device, dtype=dtype, kind="animal" if animal else None)
-    source = prepare_source(lp, image, **(source_options or {}))  # a photo without a face fails here, early
     mg = load_motion_generator(motion_generator, template, audio_encoder, device=device)
-    features = encode_audio(mg, audio_16k, 16000, fps=fps)
-    motion = sample_motion(mg, features, callback=report("motion"), **(sample_options or {}))
-    motion = edit_motion(motion, **(edit_options or {}))
-    return render_to_video(lp, source, motion, out_path, audio=(audio_16k, 16000),
-                           options=render_options, callback=report("render"))
+    motion, frame_batches = animate(
+        lp, mg, image, audio_16k, sample_rate=16000, fps=fps, source_options=source_options,
+        sample_options=sample_options, edit_options=edit_options, render_options=render_options,
+        progress=progress,
+    )
+    return write_video(frame_batches, out_path, motion.fps, audio=(audio_16k, 16000))

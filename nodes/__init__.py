@@ -12,7 +12,16 @@ register_model_folders()
 
 from .animate import Animate  # noqa: E402
 from .loaders import LoadLivePortrait, LoadMotionGenerator  # noqa: E402
-from .stages import EditMotion, EncodeAudio, ExtractSource, LoadMotion, Render, SampleMotion, SaveMotion  # noqa: E402
+from .stages import (  # noqa: E402
+    EditMotion,
+    EncodeAudio,
+    ExtractSource,
+    LoadMotion,
+    Render,
+    RenderToVideo,
+    SampleMotion,
+    SaveMotion,
+)
 
 NODES: list[type[io.ComfyNode]] = [
     LoadLivePortrait,
@@ -22,6 +31,7 @@ NODES: list[type[io.ComfyNode]] = [
     SampleMotion,
     EditMotion,
     Render,
+    RenderToVideo,
     SaveMotion,
     LoadMotion,
     Animate,

@@ -6,11 +6,11 @@ import comfy.model_management
 from comfy_api.latest import io
 
 from . import types
-from .runtime import after_heavy_work, single_audio
+from .runtime import after_heavy_work, single_audio, single_image
 from .stages import (
     REGIONS,
     collect_frames,
-    prepare_source,
+    source_kwargs,
     render_inputs,
     render_options,
     sample_kwargs,
@@ -30,16 +30,11 @@ class StageProgress:
         self._scale = 1000
         self._bar = comfy.utils.ProgressBar(len(STAGES) * self._scale, node_id=node_id)
 
-    def stage(self, name: str):
-        index = STAGES.index(name)
-
-        def callback(done: int, total: int) -> None:
-            comfy.model_management.throw_exception_if_processing_interrupted()
-            fraction = min(1.0, max(0.0, done / max(1, total)))
-            self._bar.update_absolute(int((index + fraction) * self._scale))
-
-        callback(0, 1)
-        return callback
+    def report(self, stage: str, done: int, total: int) -> None:
+        """The library's ``progress(stage, done, total)``: fills the stage's share; checks Cancel."""
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        fraction = min(1.0, max(0.0, done / max(1, total)))
+        self._bar.update_absolute(int((STAGES.index(stage) + fraction) * self._scale))
 
 
 class Animate(io.ComfyNode):
@@ -82,26 +77,18 @@ class Animate(io.ComfyNode):
 
         progress = StageProgress(getattr(cls.hidden, "unique_id", None))
         clip = single_audio(audio)
-
-        report = progress.stage("source")
-        source = prepare_source(liveportrait, image, mask, face_box, detector, face_index, crop_scale,
-                                vy_ratio, rotate)
-        report(1, 1)
-
-        report = progress.stage("audio")
-        features = pipeline.encode_audio(motion_generator.models, clip, fps=float(fps))
-        report(1, 1)
-
-        motion = pipeline.sample_motion(
-            motion_generator.models, features, callback=progress.stage("motion"),
-            **sample_kwargs(cfg_scale, sampler, steps, seed, smoothing, pe_variant),
+        frame = single_image(image)
+        motion, batches = pipeline.animate(
+            liveportrait.models, motion_generator.models, frame, clip, fps=float(fps),
+            source_options=source_kwargs(frame, mask, face_box, detector, face_index, crop_scale,
+                                         vy_ratio, rotate),
+            sample_options=sample_kwargs(cfg_scale, sampler, steps, seed, smoothing, pe_variant),
+            edit_options=dict(expression_scale=float(expression_scale), pose_scale=float(pose_scale),
+                              region=region),
+            render_options=render_options(stitching, relative_motion, driving_multiplier, paste_back,
+                                          frames_per_batch),
+            progress=progress.report,
         )
-        motion = pipeline.edit_motion(motion, expression_scale=float(expression_scale),
-                                      pose_scale=float(pose_scale), region=region)
-
-        options = render_options(stitching, relative_motion, driving_multiplier, paste_back, frames_per_batch)
-        batches = pipeline.render_frames(liveportrait.models, source, motion, options,
-                                         callback=progress.stage("render"))
         frames = collect_frames(batches, len(motion))
         after_heavy_work()
         return io.NodeOutput(frames, clip, float(motion.fps))

@@ -53,15 +53,11 @@ def source_inputs() -> list:
     ]
 
 
-def prepare_source(lp_handle, image, mask, face_box, detector, face_index, crop_scale, vy_ratio, rotate):
+def source_kwargs(frame, mask, face_box, detector, face_index, crop_scale, vy_ratio, rotate) -> dict:
+    """Node widget values -> keyword arguments of ``joyvasa.pipeline.prepare_source``."""
     import folder_paths
 
-    from joyvasa import pipeline
-
-    frame = single_image(image)
-    return pipeline.prepare_source(
-        lp_handle.models,
-        frame,
+    return dict(
         detector=detector,
         face_index=int(face_index),
         box=parse_box(face_box),
@@ -69,7 +65,17 @@ def prepare_source(lp_handle, image, mask, face_box, detector, face_index, crop_
         scale=float(crop_scale),
         vy_ratio=float(vy_ratio),
         rotate=bool(rotate),
-        models_dir=folder_paths.models_dir,  # insightface/models/buffalo_l, mtcnn/ live here
+        models_dir=folder_paths.models_dir,  # insightface/models/buffalo_l lives here
+    )
+
+
+def prepare_source(lp_handle, image, mask, face_box, detector, face_index, crop_scale, vy_ratio, rotate):
+    from joyvasa import pipeline
+
+    frame = single_image(image)
+    return pipeline.prepare_source(
+        lp_handle.models, frame,
+        **source_kwargs(frame, mask, face_box, detector, face_index, crop_scale, vy_ratio, rotate),
     )
 
 
@@ -206,13 +212,15 @@ class EncodeAudio(io.ComfyNode):
                                tooltip="Frame rate of the video to make (JoyVASA is trained at 25)."),
             ],
             outputs=[types.AudioFeatures.Output("features", display_name="audio_features")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
     def execute(cls, motion_generator, audio, fps) -> io.NodeOutput:
         from joyvasa import pipeline
 
-        features = pipeline.encode_audio(motion_generator.models, single_audio(audio), fps=float(fps))
+        features = pipeline.encode_audio(motion_generator.models, single_audio(audio), fps=float(fps),
+                                         callback=progress_for(cls))
         return io.NodeOutput(features)
 
 
@@ -307,6 +315,52 @@ class Render(io.ComfyNode):
         frames = collect_frames(batches, len(motion))
         after_heavy_work()
         return io.NodeOutput(frames, float(motion.fps))
+
+
+class RenderToVideo(io.ComfyNode):
+    """Render straight into an .mp4 in the output folder: memory stays flat for any clip length."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="JoyVASARenderToVideo",
+            display_name="JoyVASA Render To Video (streaming)",
+            category="JoyVASA",
+            description="Renders the talking portrait and encodes each batch of frames into an H.264 "
+                        "+ AAC .mp4 as it is made, so long clips never sit in memory.",
+            inputs=[
+                types.LivePortrait.Input("liveportrait"),
+                types.Source.Input("source"),
+                types.Motion.Input("motion"),
+                io.Audio.Input("audio", optional=True, tooltip="Muxed into the video from t = 0."),
+                io.String.Input("filename_prefix", default="joyvasa/talk",
+                                tooltip="Path under ComfyUI's output folder."),
+                *render_inputs(),
+            ],
+            outputs=[io.String.Output("path", display_name="path")],
+            hidden=[io.Hidden.unique_id],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, liveportrait, source, motion, filename_prefix, audio=None, **settings) -> io.NodeOutput:
+        import folder_paths
+        from comfy_api.latest import ui
+
+        from joyvasa import pipeline
+
+        output_dir = folder_paths.get_output_directory()
+        folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, output_dir)
+        file_name = f"{name}_{counter:05}_.mp4"
+        path = os.path.join(folder, file_name)
+        pipeline.render_to_video(
+            liveportrait.models, source, motion, path,
+            audio=None if audio is None else single_audio(audio),
+            options=render_options(**settings), callback=progress_for(cls),
+        )
+        after_heavy_work()
+        preview = ui.PreviewVideo([ui.SavedResult(file_name, subfolder, io.FolderType.output)])
+        return io.NodeOutput(path, ui=preview)
 
 
 class SaveMotion(io.ComfyNode):

@@ -21,6 +21,7 @@ import pytest
 
 from tests.comfy_server import PACK_DIR_NAME, REPO_ROOT, ComfyServer, ComfyUIUnavailable
 from tests.workflow_format import api_to_ui, ui_to_api
+from tests.node_ids import EXPECTED_NODES
 
 WORKFLOWS = REPO_ROOT / "example_workflows"
 AUDIO_SECONDS = 1.0
@@ -29,18 +30,6 @@ FPS = 4.0
 # depend on which face detector the machine has.
 FACE_BOX = "150, 40, 290, 210"
 
-EXPECTED_NODES = {
-    "JoyVASALoadLivePortrait",
-    "JoyVASALoadMotionGenerator",
-    "JoyVASAExtractSource",
-    "JoyVASAEncodeAudio",
-    "JoyVASASampleMotion",
-    "JoyVASAEditMotion",
-    "JoyVASARender",
-    "JoyVASASaveMotion",
-    "JoyVASALoadMotion",
-    "JoyVASAAnimate",
-}
 
 
 def _write_speech_like_wav(path: Path, seconds: float, rate: int = 22050) -> Path:
@@ -79,7 +68,7 @@ def comfy(tmp_path_factory):
         server = ComfyServer(workdir, extra_model_paths=models)
         server.start()
     except ComfyUIUnavailable as err:
-        pytest.skip(f"ComfyUI 0.3.75 test environment unavailable: {err}")
+        pytest.fail(f"ComfyUI 0.3.75 test environment unavailable: {err}")
     from PIL import Image
 
     Image.fromarray(skimage_data.astronaut()).save(server.input_dir / "portrait.png")
@@ -207,13 +196,17 @@ def test_staged_workflow_makes_a_video_a_preview_and_a_motion_file(comfy):
     for node_id in ("7", "8", "9", "10", "6"):
         graph.pop(node_id)
     graph["20"] = {"class_type": "JoyVASALoadMotion", "inputs": {"motion_file": name}}
-    graph["11"]["inputs"]["motion"] = ["20", 0]
-    graph["11"]["inputs"]["paste_back"] = False
-    graph["12"]["inputs"]["fps"] = ["20", 1]
-    graph["13"]["inputs"]["filename_prefix"] = "video/JoyVASA_reloaded"
+    # ... streamed straight into a file by the streaming render node (crop only this time).
+    render = graph.pop("11")["inputs"]
+    for node_id in ("12", "13"):
+        graph.pop(node_id)
+    graph["21"] = {"class_type": "JoyVASARenderToVideo", "inputs": {
+        **render, "motion": ["20", 0], "paste_back": False, "audio": ["2", 0],
+        "filename_prefix": "video/JoyVASA_streamed"}}
     again = comfy.run_prompt(graph)
     assert again.status == "success", (again.error, comfy.log_tail())
     (video,) = [p for p in comfy.output_files(again) if p.suffix == ".mp4"]
+    assert video.name.startswith("JoyVASA_streamed")
     _check_video(video, _expected_frames(), (512, 512))
 
 

@@ -137,31 +137,49 @@ def cut_windows(model: MotionGenerator, audio_16k: torch.Tensor, fps: float | No
 
 
 @torch.inference_mode()
-def encode_windows(model: MotionGenerator, windows: torch.Tensor, fps: float | None = None, batch_windows: int = 4) -> torch.Tensor:
-    """Projected audio conditions (n_windows, n_motions, d) of pre-cut windows (n_windows, samples)."""
+def encode_windows(
+    model: MotionGenerator,
+    windows: torch.Tensor,
+    fps: float | None = None,
+    batch_windows: int = 4,
+    callback: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """Projected audio conditions (n_windows, n_motions, d) of pre-cut windows (n_windows, samples).
+
+    ``callback(done, total)`` is called after each batch of windows; raise in it to cancel.
+    """
     from joyvasa.audio import encode_audio_window
 
     fps = float(fps or model.config.fps)
     n_motions = model.config.n_motions
+    total = windows.shape[0]
     features = []
-    for start in range(0, windows.shape[0], batch_windows):
+    for start in range(0, total, batch_windows):
         chunk = windows[start:start + batch_windows].to(model.device)
         _, hidden = encode_audio_window(model.audio_encoder, chunk, n_motions, fps=fps)
         features.append(model.project_audio(hidden))
+        if callback is not None:
+            callback(min(start + batch_windows, total), total)
     return torch.cat(features, dim=0)
 
 
 def encode_audio_features(
-    model: MotionGenerator, audio_16k: torch.Tensor, fps: float | None = None, batch_windows: int = 4
+    model: MotionGenerator,
+    audio_16k: torch.Tensor,
+    fps: float | None = None,
+    batch_windows: int = 4,
+    callback: Callable[[int, int], None] | None = None,
 ) -> AudioFeatures:
     """Run the speech encoder over a clip: (samples,) mono 16 kHz -> :class:`AudioFeatures`.
 
     ``fps`` defaults to the checkpoint's (25). ``batch_windows`` windows go through
     the encoder at once (memory vs. speed; the result does not depend on it).
+    ``callback(done, total)`` counts windows; raise in it to cancel.
     """
     fps = float(fps or model.config.fps)
     windows, n_frames, n_samples = cut_windows(model, audio_16k, fps)
-    return AudioFeatures(encode_windows(model, windows, fps, batch_windows), n_frames, n_samples, fps)
+    features = encode_windows(model, windows, fps, batch_windows, callback)
+    return AudioFeatures(features, n_frames, n_samples, fps)
 
 
 def features_from_windows(model: MotionGenerator, windows: torch.Tensor, fps: float | None = None) -> AudioFeatures:

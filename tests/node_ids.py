@@ -1,0 +1,15 @@
+"""Every node id the pack must register (the node-contract and real-server tests share it)."""
+
+EXPECTED_NODES = {
+    "JoyVASALoadLivePortrait",
+    "JoyVASALoadMotionGenerator",
+    "JoyVASAExtractSource",
+    "JoyVASAEncodeAudio",
+    "JoyVASASampleMotion",
+    "JoyVASAEditMotion",
+    "JoyVASARender",
+    "JoyVASARenderToVideo",
+    "JoyVASASaveMotion",
+    "JoyVASALoadMotion",
+    "JoyVASAAnimate",
+}
