@@ -352,6 +352,7 @@ def _run_render(variant: RenderVariant, source, kp_driving):
 
 
 def _error_report(output: torch.Tensor, reference: torch.Tensor) -> str:
+    assert output.shape == reference.shape, (output.shape, reference.shape)
     difference = (output.float().cpu() - reference.float().cpu()).abs()
     mse = difference.pow(2).mean().item()
     psnr = float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
@@ -406,14 +407,14 @@ def bench_render(options, device, source) -> dict:
 
     # Errors against our float32 output (eager, contiguous) of the same keypoints.
     fp32_reference = None
-    for variant in variants:
-        if not variant.reference_style and variant.lp.dtype == torch.float32 and not variant.lp.channels_last and not variant.lp.compile:
+    for variant in variants:  # a plain float32 variant that rendered every frame, else render them now
+        if (not variant.reference_style and variant.batch == frames and variant.lp.dtype == torch.float32
+                and not variant.lp.channels_last and not variant.lp.compile):
             fp32_reference = outputs[variant.name]
             break
     if fp32_reference is None:
         fp32_lp = base or load_renderer(options, device, torch.float32)
-        with torch.inference_mode():
-            fp32_reference = fp32_lp.warp_decode(source.feature_3d, source.x_s, kp_driving)
+        fp32_reference = fp32_lp.warp_decode(source.feature_3d, source.x_s, kp_driving)
     reference_time = timings.median(variants[0].name) if options.reference else None
     print(f"\n  {'variant':60s} {'s/frame':>8s} {'frames/s':>8s} {'vs ref':>7s}  error vs fp32 (image in 0..1)")
     results = {}
@@ -429,6 +430,10 @@ def bench_render(options, device, source) -> dict:
         speedup = f"{reference_time / median:6.2f}x" if reference_time else "   -"
         print(f"  {variant.name:60s} {median:8.3f} {1 / median:8.3f} {speedup:>7s}  {error}")
         print(f"  {'':60s} range {timings.spread(variant.name)}")
+    if not options.liveportrait:
+        print("  (errors with synthetic weights: untrained networks amplify rounding more than trained ones and"
+              " saturate the final sigmoid, so max errors reach 1.0 where a pixel flips; pass --liveportrait DIR"
+              " for the errors with the released weights)")
     best = min(results, key=results.get)
     by_dtype = {}
     for variant in variants:
