@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--driving-multiplier", type=float, default=1.0)
     p.add_argument("--expression-scale", type=float, default=1.0)
     p.add_argument("--pose-scale", type=float, default=1.0)
-    p.add_argument("--batch-size", type=int, default=4, help="frames per render call")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="frames per render call (0 = auto: 1 on CPU, 8 on GPU)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
     return p
