@@ -148,7 +148,11 @@ def prepare_source(
 
     image = to_rgb_tensor(single_image(image))  # (H, W, 3) float32 0..1
     if mask is not None:
-        mask = single_image(mask, "mask")[..., 0] if torch.as_tensor(mask).ndim >= 3 else torch.as_tensor(mask)
+        mask = torch.as_tensor(mask).detach().cpu()
+        if mask.ndim == 3:  # a MASK batch (B, H, W)
+            if mask.shape[0] != 1:
+                raise ValueError(f"The mask holds {mask.shape[0]} masks; give the one of this portrait.")
+            mask = mask[0]
     crop = crop_source(
         image, detector=detector, face_index=face_index, box=box, mask=mask, scale=scale,
         vx_ratio=vx_ratio, vy_ratio=vy_ratio, rotate=rotate, models_dir=models_dir,

@@ -7,6 +7,7 @@ import av
 import numpy as np
 import pytest
 import soundfile
+import torch
 import skimage
 
 from joyvasa.cli import main
@@ -55,3 +56,29 @@ def test_cli_reports_a_photo_without_a_face_as_a_sentence(inputs, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "error:" in err and "bbox" in err and "Traceback" not in err
+
+
+class _ExtractorsStandIn:
+    """prepare_source's view of a renderer: only the two extractors (crop logic under test)."""
+
+    lip_retargeting = None
+
+    def extract_appearance(self, crop):
+        return torch.zeros(1, 32, 16, 64, 64)
+
+    def extract_kp_info(self, crop):
+        return {"x_s": torch.zeros(1, 21, 3)}
+
+
+def test_prepare_source_takes_a_comfy_mask_batch_and_refuses_several_portraits():
+    from joyvasa import pipeline
+
+    photo = torch.from_numpy(skimage.data.astronaut().astype(np.float32) / 255.0)[None]  # (1, H, W, 3)
+    mask = torch.zeros(1, 512, 512)
+    mask[0, 40:210, 150:290] = 1.0  # the astronaut's face
+    source = pipeline.prepare_source(_ExtractorsStandIn(), photo, mask=mask, detector="bbox")
+    assert tuple(source.crop.crop_256.shape) == (256, 256, 3)
+    with pytest.raises(ValueError, match="2 masks"):
+        pipeline.prepare_source(_ExtractorsStandIn(), photo, mask=torch.zeros(2, 512, 512), detector="bbox")
+    with pytest.raises(ValueError, match="one portrait per run"):
+        pipeline.prepare_source(_ExtractorsStandIn(), photo.expand(2, -1, -1, -1), detector="bbox")
