@@ -14,10 +14,13 @@ network code and no formulas: those live in the sub-packages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import torch
+
+if TYPE_CHECKING:
+    from joyvasa.motion.loading import MotionGeneratorBundle  # (generator, template)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
 
@@ -54,19 +57,6 @@ class Source:
     kp_info: dict                     # canonical kp, exp, scale, t, pitch/yaw/roll, R
     x_s: torch.Tensor                 # (1, 21, 3) transformed source keypoints
     lip_delta: Optional[torch.Tensor] = None  # (1, 21, 3) lip normalisation offset, if any
-    extras: dict = field(default_factory=dict)
-
-
-@dataclass
-class MotionGeneratorBundle:
-    """The motion generator (with its speech encoder) and the motion template."""
-
-    generator: torch.nn.Module        # joyvasa.motion.MotionGenerator
-    template: object                  # joyvasa.motion.MotionTemplate
-
-    @property
-    def device(self) -> torch.device:
-        return self.generator.device
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -84,8 +74,8 @@ def load_liveportrait(source, *, device="cpu", dtype=torch.float32, kind=None, c
     return _load(source, device=device, dtype=dtype, kind=kind, channels_last=channels_last, compile=compile)
 
 
-def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=None, device="cpu") -> MotionGeneratorBundle:
-    """JoyVASA checkpoint (.pt) + motion_template.pkl -> :class:`MotionGeneratorBundle`."""
+def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=None, device="cpu") -> "MotionGeneratorBundle":
+    """JoyVASA checkpoint (.pt) + motion_template.pkl -> ``MotionGeneratorBundle(generator, template)``."""
     from joyvasa.motion.loading import load_motion_generator as _load
 
     if not template_path:
@@ -93,33 +83,10 @@ def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=Non
             "The motion template (motion_template.pkl) is required: it turns the generator's "
             "normalised output into head pose and expression. Choose it next to the checkpoint."
         )
-    generator, template = _load(
-        checkpoint_path, template_path=template_path, audio_encoder_path=audio_encoder_path, device=device
-    )
-    return MotionGeneratorBundle(generator=generator, template=template)
+    return _load(checkpoint_path, template_path=template_path, audio_encoder_path=audio_encoder_path, device=device)
 
 
 # -- stages -------------------------------------------------------------------------------
-
-def single_image(image, name: str = "image") -> torch.Tensor:
-    """An IMAGE batch of one (1, H, W, C) or a (H, W, C) image -> (H, W, C) float CPU.
-
-    Several portraits at once are refused: one clip animates one face.
-    """
-    tensor = torch.as_tensor(image)
-    if tensor.ndim == 4:
-        if tensor.shape[0] != 1:
-            raise ValueError(
-                f"The {name} holds {tensor.shape[0]} images; JoyVASA animates one portrait per run. "
-                "Pick one image (e.g. with an 'Image From Batch' node) or run the graph once per portrait."
-            )
-        tensor = tensor[0]
-    if tensor.ndim == 2:
-        tensor = tensor[..., None]
-    if tensor.ndim != 3:
-        raise ValueError(f"The {name} must be an image (H, W, C); got a tensor of shape {tuple(tensor.shape)}.")
-    return tensor.detach().cpu()
-
 
 @torch.no_grad()
 def prepare_source(
@@ -139,20 +106,15 @@ def prepare_source(
 ) -> Source:
     """Crop the face, then run the appearance and motion extractors once.
 
-    ``image``: (H, W, C) or (1, H, W, C), float 0..1 (grey and RGBA are converted).
-    ``mask``: optional (H, W) or (1, H, W) region of the face, for the ``bbox`` detector.
+    ``image``: (H, W, C) or (1, H, W, C), float 0..1 (grey and RGBA are converted; a batch
+    of several portraits is refused). ``mask``: optional (H, W) or (1, H, W) region of the
+    face, for the ``bbox`` detector.
     """
     from joyvasa.face import crop_source
     from joyvasa.face.image import to_rgb_tensor
     from joyvasa.liveportrait.keypoints import lip_normalization_delta
 
-    image = to_rgb_tensor(single_image(image))  # (H, W, 3) float32 0..1
-    if mask is not None:
-        mask = torch.as_tensor(mask).detach().cpu()
-        if mask.ndim == 3:  # a MASK batch (B, H, W)
-            if mask.shape[0] != 1:
-                raise ValueError(f"The mask holds {mask.shape[0]} masks; give the one of this portrait.")
-            mask = mask[0]
+    image = to_rgb_tensor(image)  # (H, W, 3) float32 0..1
     crop = crop_source(
         image, detector=detector, face_index=face_index, box=box, mask=mask, scale=scale,
         vx_ratio=vx_ratio, vy_ratio=vy_ratio, rotate=rotate, models_dir=models_dir,
@@ -170,7 +132,7 @@ def prepare_source(
 
 
 def encode_audio(
-    mg: MotionGeneratorBundle, audio, sample_rate=None, fps: float | None = None,
+    mg: "MotionGeneratorBundle", audio, sample_rate=None, fps: float | None = None,
     callback: Optional[ProgressCallback] = None,
 ):
     """Any audio (ComfyUI AUDIO dict, array + rate) -> AudioFeatures for :func:`sample_motion`.
@@ -185,7 +147,7 @@ def encode_audio(
 
 
 def sample_motion(
-    mg: MotionGeneratorBundle,
+    mg: "MotionGeneratorBundle",
     features,
     *,
     cfg_scale: float = 2.0,
@@ -304,7 +266,7 @@ def edit_motion(motion, *, expression_scale: float = 1.0, pose_scale: float = 1.
 
 
 def animate(
-    lp, mg: MotionGeneratorBundle, image, audio, *, sample_rate=None, fps: float | None = None,
+    lp, mg: "MotionGeneratorBundle", image, audio, *, sample_rate=None, fps: float | None = None,
     source_options=None, sample_options=None, edit_options=None,
     render_options: RenderOptions = RenderOptions(), progress=None,
 ):

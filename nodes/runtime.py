@@ -179,20 +179,12 @@ def progress_for(node_cls) -> Progress:
 
 def single_image(image: torch.Tensor, what: str = "image") -> torch.Tensor:
     """IMAGE [1, H, W, C] -> (H, W, 3) float32 CPU; refuses batches of several portraits."""
+    from joyvasa.face.image import to_rgb_tensor
+
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"The {what} input must be an IMAGE batch [B, H, W, C], got {_describe(image)}.")
-    if image.shape[0] != 1:
-        raise ValueError(
-            f"JoyVASA animates one portrait at a time, but the {what} input is a batch of "
-            f"{image.shape[0]} images. Select one with an 'Image From Batch' node, or run the "
-            "graph once per portrait."
-        )
-    frame = image[0].detach().to("cpu", torch.float32)
-    if frame.shape[-1] == 4:
-        frame = frame[..., :3]
-    if frame.shape[-1] != 3:
-        raise ValueError(f"The {what} input must have 3 (RGB) or 4 (RGBA) channels, got {frame.shape[-1]}.")
-    return frame.clamp(0.0, 1.0).contiguous()
+    # Upscalers can overshoot 0..1 slightly: clamp, as the old behaviour did, before the checks.
+    return to_rgb_tensor(image.detach().to("cpu", torch.float32).clamp(0.0, 1.0), f"The {what} input")
 
 
 def single_mask(mask: Optional[torch.Tensor], height: int, width: int) -> Optional[torch.Tensor]:

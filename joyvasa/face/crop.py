@@ -46,6 +46,8 @@ def box_from_mask(mask, image_size: tuple[int, int]) -> list[float]:
     m = m.float()
     while m.ndim > 2 and m.shape[0] == 1:
         m = m[0]
+    if m.ndim == 3 and tuple(m.shape[1:]) == tuple(image_size):
+        raise FaceCropError(f"mask: it holds {m.shape[0]} masks; give the one of this portrait.")
     if m.ndim == 3 and m.shape[-1] == 1:
         m = m[..., 0]
     if m.ndim != 2 or tuple(m.shape) != tuple(image_size):

@@ -33,7 +33,8 @@ def to_rgb_tensor(image, name: str = "image") -> torch.Tensor:
     if t.ndim == 4:
         if t.shape[0] != 1:
             raise FaceCropError(
-                f"{name}: got a batch of {t.shape[0]} images; crop one source image at a time (pick one with an index)."
+                f"{name}: JoyVASA animates one portrait at a time (one portrait per run), but got a batch of "
+                f"{t.shape[0]} images. Pick one with an 'Image From Batch' node, or run once per portrait."
             )
         t = t[0]
     if t.ndim == 2:
