@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from joyvasa.liveportrait import load_liveportrait
-from joyvasa.liveportrait.keypoints import kp_info_from_raw, relative_driving_keypoints
+from joyvasa.liveportrait.keypoints import driving_keypoints, kp_info_from_raw
 from tests.liveportrait_files import FORMATS, weights_dir
 from tests.recipe import assert_close_golden, load_golden
 
@@ -85,5 +85,5 @@ def test_driving_keypoints_match_reference(models):
     source = kp_info_from_raw({name: source_case[f"raw_{name}"] for name in ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")})
     motion = {name: motion_case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}
     with torch.no_grad():
-        x_d = relative_driving_keypoints(source, motion, stitching=models.stitching)
+        x_d = driving_keypoints(source, motion, stitching=models.stitching)
     assert_close_golden(x_d, expected["x_d"])

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 NUM_POSE_BINS = 66
 LIP_KEYPOINT_INDICES = (6, 12, 14, 17, 19, 20)
 ANIMATION_REGIONS = ("all", "exp", "pose", "lip")
+DRIVING_OPTIONS = ("pose-friendly", "expression-friendly")
 
 
 def pose_bins_to_degrees(logits: torch.Tensor) -> torch.Tensor:
@@ -135,50 +136,62 @@ def _rotation_of(info: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return rotation_matrix(info["pitch"], info["yaw"], info["roll"])
 
 
-def relative_driving_keypoints(
+def driving_keypoints(
     source: Mapping[str, torch.Tensor],
     motion: Mapping[str, torch.Tensor],
     *,
+    animal: bool = False,
     region: str = "all",
-    expression_friendly: bool = False,
+    driving_option: str = "pose-friendly",
+    relative_motion: bool = True,
     stitching: Callable[[torch.Tensor], torch.Tensor] | None = None,
     lip_delta: torch.Tensor | None = None,
     driving_multiplier: float = 1.0,
-    absolute: bool = False,
 ) -> torch.Tensor:
-    """JoyVASA's driving keypoints for a generated motion sequence, frame 0 as reference.
+    """Driving keypoints x_d (N, 21, 3) of a generated motion sequence, frame 0 as reference.
 
-    ``source``: the source's kp info (kp, exp (1, 21, 3); scale (1, 1); t (1, 3); R (1, 3, 3));
-    ``x_s`` may be given, else it is computed. ``motion``: the generated, de-normalised and
-    smoothed sequence: exp (N, 21, 3), scale (N, 1), t (N, 3), R (N, 3, 3). Where ``R`` is
-    absent from either, it is computed from pitch / yaw / roll (degrees).
-    Returns x_d (N, 21, 3). Per frame i, with frame 0 as the driving reference:
+    ``source``: the source's kp info -- kp, exp (1, 21, 3), scale (1, 1), t (1, 3), R (1, 3, 3)
+    (or pitch / yaw / roll in degrees); ``x_s`` is used when present, else computed.
+    ``motion``: the decoded, smoothed sequence -- exp (N, 21, 3), scale (N, 1), t (N, 3),
+    R (N, 3, 3) (or pitch / yaw / roll). The composition is always relative to the first
+    generated frame (generated motion has no meaningful absolute pose), as both upstream loops.
 
-    * R = (R_i R_0^T) R_s for regions all / pose, else R_s;
+    Human loop (upstream ``live_portrait_wmg_pipeline.py``), per frame i:
+
+    * R = (R_i R_0^T) R_s for ``region`` all / pose, else R_s;
     * exp: all / exp -> exp_s + (exp_i - exp_0) with the lip rows ``LIP_KEYPOINT_INDICES``
       taken absolute from exp_i; lip -> exp_s with only the lip rows relative; pose -> exp_s;
-    * scale = scale_s * scale_i / scale_0 for region all, else scale_s;
-    * t = t_s + (t_i - t_0) for all / pose, else t_s; t_z = 0;
+    * scale = scale_s * scale_i / scale_0 and t = t_s + (t_i - t_0), tz = 0, in EVERY region
+      (upstream restricts only rotation and expression);
     * x_d = scale * (kp_s @ R + exp) + t;
-    * ``expression_friendly``: x_d = x_s + (x_d - x_d[0]) * m, m = sqrt(hull(x_s) / hull(x_d[0]))
-      (so frame 0 becomes exactly x_s);
-    * ``stitching`` (the stitching MLP) when given, then ``lip_delta`` (lip normalisation of the
-      source, (1, 21, 3)) when given;
+    * only when ``relative_motion`` and ``driving_option == "expression-friendly"``:
+      x_d = x_s + (x_d - x_d[0]) * m, m = sqrt(hull(x_s)) / sqrt(hull(x_d[0])) (frame 0
+      becomes x_s). ``relative_motion=False`` changes nothing else: upstream's CLI default
+      (expression-friendly, relative off) therefore gets no hull multiplier;
+    * ``stitching`` (the stitching MLP) when given; then ``lip_delta`` (the source's lip
+      normalisation offset, (1, 21, 3)) when given, with or without stitching;
     * x_d = x_s + (x_d - x_s) * ``driving_multiplier``.
 
-    ``absolute=True`` drops the frame-0 reference: R = R_i, exp = exp_i (for the
-    region's rows), scale = scale_s, t = t_i (as LivePortrait's absolute mode).
-
-    Reference settings: the vectors ``tests/golden/driving_keypoints`` (source = the
-    ``motion_extractor`` case, motion = the ``motion_template`` case's EMA-smoothed tensors) are
-    reproduced with region "all", ``expression_friendly=False``, ``stitching`` = the stitching
-    MLP, no ``lip_delta`` and ``driving_multiplier=1.0`` -- these are the defaults apart from
-    ``stitching``, which the caller passes. Checked against the numbers: that combination matches
-    to 3e-6 (max |x_d| 4.5); turning the expression-friendly multiplier on (max error 2.05),
-    leaving stitching off (6.2) or using JoyVASA's CLI multiplier 1.1 (0.51) all miss by far.
+    Animal loop (``animal=True``, upstream ``live_portrait_wmg_pipeline_animal.py``): R as
+    region "all"; exp = exp_s + (exp_i - exp_0) on every row (no absolute lip rows);
+    scale = scale_s; t = t_s + (t_i - t_0), tz = 0; then the hull multiplier of frame 0
+    ALWAYS; then ``stitching``; then ``driving_multiplier``. Upstream's animal loop has no
+    region, lip normalisation, driving option or relative switch: ``driving_option`` and
+    ``relative_motion`` are ignored (still validated), and a ``region`` other than "all" or
+    a ``lip_delta`` raises ValueError rather than being silently dropped.
     """
     if region not in ANIMATION_REGIONS:
-        raise ValueError(f"animation region must be one of {ANIMATION_REGIONS}, not {region!r}")
+        raise ValueError(f"region must be one of {ANIMATION_REGIONS}, not {region!r}.")
+    if driving_option not in DRIVING_OPTIONS:
+        raise ValueError(f"driving_option must be one of {DRIVING_OPTIONS}, not {driving_option!r}.")
+    if animal and region != "all":
+        raise ValueError(
+            f"region {region!r} has no meaning for an animal source (upstream's animal loop moves "
+            "every region); use region='all' or animal=False."
+        )
+    if animal and lip_delta is not None:
+        raise ValueError("lip_delta (lip normalisation) is human-only upstream; pass lip_delta=None for an animal source.")
+
     kp_s, exp_s = source["kp"].float(), source["exp"].float()  # (1, K, 3)
     scale_s, t_s = source["scale"].float().reshape(-1, 1), source["t"].float().reshape(-1, 3)
     rot_s = _rotation_of(source)
@@ -190,12 +203,14 @@ def relative_driving_keypoints(
     lip = list(LIP_KEYPOINT_INDICES)
 
     if region in ("all", "pose"):
-        rot_new = rot_d if absolute else rot_d @ rot_d[:1].transpose(1, 2) @ rot_s  # (N, 3, 3)
+        rot_new = rot_d @ rot_d[:1].transpose(1, 2) @ rot_s  # (N, 3, 3)
     else:
         rot_new = rot_s.expand(frames, -1, -1)
 
-    exp_relative = exp_d if absolute else exp_s + (exp_d - exp_d[:1])  # (N, K, 3)
-    if region in ("all", "exp"):
+    exp_relative = exp_s + (exp_d - exp_d[:1])  # (N, K, 3)
+    if animal:
+        exp_new = exp_relative
+    elif region in ("all", "exp"):
         exp_new = exp_relative.clone()
         exp_new[:, lip] = exp_d[:, lip]
     elif region == "lip":
@@ -204,26 +219,19 @@ def relative_driving_keypoints(
     else:
         exp_new = exp_s.expand(frames, -1, -1)
 
-    if region == "all" and not absolute:
-        scale_new = scale_s * (scale_d / scale_d[:1])
-    else:
-        scale_new = scale_s.expand(frames, -1)
-    if region in ("all", "pose"):
-        t_new = t_d if absolute else t_s + (t_d - t_d[:1])
-    else:
-        t_new = t_s.expand(frames, -1)
-    t_new = t_new.clone()
+    scale_new = scale_s.expand(frames, -1) if animal else scale_s * (scale_d / scale_d[:1])
+    t_new = t_s + (t_d - t_d[:1])
     t_new[:, 2] = 0
 
     x_d = scale_new.reshape(-1, 1, 1) * (kp_s @ rot_new + exp_new) + t_new[:, None, :]  # (N, K, 3)
 
-    if expression_friendly:
+    if animal or (relative_motion and driving_option == "expression-friendly"):
         multiplier = expression_friendly_multiplier(x_s, x_d[:1])
         x_d = x_s + (x_d - x_d[:1]) * multiplier
     if stitching is not None:
         x_d = apply_stitching(stitching, x_s, x_d)
     if lip_delta is not None:
-        x_d = x_d + lip_delta
+        x_d = x_d + lip_delta.to(x_d)
     return apply_driving_multiplier(x_s, x_d, driving_multiplier)
 
 

@@ -1,0 +1,114 @@
+"""Every upstream driving switch against the reference vectors, stitching loaded from written files.
+
+Cases (tests/golden/README.md): ``driving_keypoints`` (the plain human loop),
+``driving_keypoints_options`` (region x driving option, upstream's CLI default, no stitching at
+x1.2) and ``driving_keypoints_animal`` (the animal loop). Each sub-case's upstream settings are read
+from the file's metadata and mapped to our arguments by :data:`UPSTREAM_TO_ARGUMENT` only.
+Source = the ``motion_extractor`` case's raw head outputs; motion = the ``motion_template`` case's
+EMA-smoothed exp / scale / t / R. The stitching MLP comes through ``load_liveportrait``: the
+official human layout for the human loop, the official animal layout (which borrows the human
+stitching file, as upstream does) for the animal loop.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from joyvasa.liveportrait import load_liveportrait
+from joyvasa.liveportrait.keypoints import driving_keypoints, kp_info_from_raw
+from tests.liveportrait_files import weights_dir
+from tests.recipe import assert_close_golden, load_golden
+
+RAW_NAMES = ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")
+
+# upstream switch (metadata key)  ->  (our argument, value conversion)
+UPSTREAM_TO_ARGUMENT = {
+    "region": ("region", str),                      # animation_region
+    "driving_option": ("driving_option", str),      # driving_option
+    "relative_motion": ("relative_motion", bool),   # flag_relative_motion
+    "driving_multiplier": ("driving_multiplier", float),
+    "stitching": ("stitching", None),               # flag_stitching -> the loaded MLP or None
+}
+IGNORED_METADATA = {"note"}
+
+OPTION_CASES = sorted(load_golden("driving_keypoints_options")[1]["cases"])
+ANIMAL_CASES = sorted(load_golden("driving_keypoints_animal")[1]["cases"])
+
+
+def arguments(settings: dict, stitching_mlp) -> dict:
+    """Keyword arguments of :func:`driving_keypoints` for one sub-case's upstream settings."""
+    unknown = set(settings) - set(UPSTREAM_TO_ARGUMENT) - IGNORED_METADATA
+    assert not unknown, f"reference case has switches this test does not map: {unknown}"
+    kwargs = {}
+    for key, value in settings.items():
+        if key in IGNORED_METADATA:
+            continue
+        name, convert = UPSTREAM_TO_ARGUMENT[key]
+        kwargs[name] = (stitching_mlp if value else None) if key == "stitching" else convert(value)
+    return kwargs
+
+
+@pytest.fixture(scope="module")
+def source():
+    case, _ = load_golden("motion_extractor")
+    return kp_info_from_raw({name: case[f"raw_{name}"] for name in RAW_NAMES})
+
+
+@pytest.fixture(scope="module")
+def motion():
+    case, _ = load_golden("motion_template")
+    return {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}
+
+
+@pytest.fixture(scope="module")
+def human_models():
+    models = load_liveportrait(weights_dir("official_human"))
+    assert models.kind == "human" and models.stitching is not None
+    return models
+
+
+@pytest.fixture(scope="module")
+def animal_models():
+    models = load_liveportrait(weights_dir("official_animal"))
+    assert models.kind == "animal" and models.stitching is not None
+    return models
+
+
+def test_plain_human_loop_matches_reference(source, motion, human_models):
+    expected, _ = load_golden("driving_keypoints")
+    with torch.no_grad():
+        x_d = driving_keypoints(source, motion, stitching=human_models.stitching)
+    assert_close_golden(x_d, expected["x_d"])
+
+
+@pytest.mark.parametrize("case", OPTION_CASES)
+def test_human_switches_match_reference(case, source, motion, human_models):
+    expected, meta = load_golden("driving_keypoints_options")
+    kwargs = arguments(meta["cases"][case], human_models.stitching)
+    with torch.no_grad():
+        x_d = driving_keypoints(source, motion, **kwargs)
+    assert x_d.shape == expected[case].shape == (40, 21, 3)
+    assert_close_golden(x_d, expected[case])
+
+
+@pytest.mark.parametrize("case", ANIMAL_CASES)
+def test_animal_loop_matches_reference(case, source, motion, animal_models):
+    expected, meta = load_golden("driving_keypoints_animal")
+    kwargs = arguments(meta["cases"][case], animal_models.stitching)
+    with torch.no_grad():
+        x_d = driving_keypoints(source, motion, animal=True, **kwargs)
+        human = driving_keypoints(source, motion, **kwargs)
+    assert_close_golden(x_d, expected[case])
+    # The human loop on the same switches is far off: the two loops really differ.
+    assert (human - expected[case]).abs().max() > 1e-2 * expected[case].abs().max()
+
+
+def test_switches_tell_the_cases_apart():
+    """Each option case differs from the plain one by far more than the tolerance, so a
+    switch that did nothing could not pass."""
+    expected, _ = load_golden("driving_keypoints_options")
+    plain = expected["all__pose_friendly"].float()
+    for case in OPTION_CASES:
+        if case != "all__pose_friendly":
+            assert (expected[case].float() - plain).abs().max() > 1e-2 * plain.abs().max(), case
