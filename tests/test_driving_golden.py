@@ -112,3 +112,23 @@ def test_switches_tell_the_cases_apart():
     for case in OPTION_CASES:
         if case != "all__pose_friendly":
             assert (expected[case].float() - plain).abs().max() > 1e-2 * plain.abs().max(), case
+
+
+def preset_arguments(preset: dict, stitching_mlp) -> dict:
+    """The driving_keypoints arguments of a DRIVING_PRESETS entry (lip normalisation: no delta here)."""
+    return {
+        "driving_option": preset["driving_option"],
+        "relative_motion": preset["relative_motion"],
+        "driving_multiplier": preset["driving_multiplier"],
+        "stitching": stitching_mlp if preset["stitching"] else None,
+    }
+
+
+@pytest.mark.parametrize("preset_name, case", [("upstream_cli", "cli_default"), ("upstream_app", "all__expression_friendly")])
+def test_upstream_presets_reproduce_their_reference_case(preset_name, case, source, motion, human_models):
+    from joyvasa.liveportrait.driving_presets import driving_preset
+
+    expected, _ = load_golden("driving_keypoints_options")
+    with torch.no_grad():
+        x_d = driving_keypoints(source, motion, **preset_arguments(driving_preset(preset_name), human_models.stitching))
+    assert_close_golden(x_d, expected[case])

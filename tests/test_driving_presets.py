@@ -1,0 +1,38 @@
+"""DRIVING_PRESETS: upstream's two entry points (digest §2.1) and the recommendation."""
+
+from __future__ import annotations
+
+import pytest
+
+from joyvasa.liveportrait.driving_presets import DRIVING_PRESETS, driving_preset
+from joyvasa.liveportrait.keypoints import DRIVING_OPTIONS
+
+KEYS = {"driving_option", "driving_multiplier", "stitching", "relative_motion", "lip_normalize", "cfg_scale", "crop"}
+
+
+def test_every_preset_has_every_switch_with_a_valid_value():
+    assert set(DRIVING_PRESETS) == {"upstream_app", "upstream_cli", "recommended"}
+    for name, preset in DRIVING_PRESETS.items():
+        assert set(preset) == KEYS, name
+        assert preset["driving_option"] in DRIVING_OPTIONS
+        assert all(isinstance(preset[key], bool) for key in ("stitching", "relative_motion", "lip_normalize", "crop"))
+        assert preset["driving_multiplier"] > 0 and preset["cfg_scale"] > 0
+
+
+def test_upstream_values():
+    assert DRIVING_PRESETS["upstream_app"] == {
+        "driving_option": "expression-friendly", "driving_multiplier": 1.0, "stitching": True,
+        "relative_motion": True, "lip_normalize": True, "cfg_scale": 4.0, "crop": True,
+    }
+    assert DRIVING_PRESETS["upstream_cli"] == {
+        "driving_option": "expression-friendly", "driving_multiplier": 1.10, "stitching": False,
+        "relative_motion": False, "lip_normalize": False, "cfg_scale": 2.8, "crop": False,
+    }
+
+
+def test_driving_preset_returns_a_copy_and_names_the_choices():
+    preset = driving_preset("recommended")
+    preset["cfg_scale"] = 9.0
+    assert DRIVING_PRESETS["recommended"]["cfg_scale"] == 2.0
+    with pytest.raises(ValueError, match=r"one of \('upstream_app', 'upstream_cli', 'recommended'\), not 'app'"):
+        driving_preset("app")
