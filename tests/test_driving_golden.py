@@ -124,7 +124,10 @@ def preset_arguments(preset: dict, stitching_mlp) -> dict:
     }
 
 
-@pytest.mark.parametrize("preset_name, case", [("upstream_cli", "cli_default"), ("upstream_app", "all__expression_friendly")])
+PRESET_CASES = [("upstream_cli", "cli_default"), ("upstream_app", "all__expression_friendly")]
+
+
+@pytest.mark.parametrize("preset_name, case", PRESET_CASES)
 def test_upstream_presets_reproduce_their_reference_case(preset_name, case, source, motion, human_models):
     from joyvasa.liveportrait.driving_presets import driving_preset
 

@@ -190,7 +190,9 @@ def driving_keypoints(
             "every region); use region='all' or animal=False."
         )
     if animal and lip_delta is not None:
-        raise ValueError("lip_delta (lip normalisation) is human-only upstream; pass lip_delta=None for an animal source.")
+        raise ValueError(
+            "lip_delta (lip normalisation) is human-only upstream; pass lip_delta=None for an animal source."
+        )
 
     kp_s, exp_s = source["kp"].float(), source["exp"].float()  # (1, K, 3)
     scale_s, t_s = source["scale"].float().reshape(-1, 1), source["t"].float().reshape(-1, 3)
