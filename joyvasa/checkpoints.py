@@ -213,7 +213,17 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):
+            # Protocol 2 has no bytes opcode: numpy's raw buffers arrive as
+            # _codecs.encode(text, "latin1"). Only that codec is let through.
+            return _latin1_bytes
         raise pickle.UnpicklingError(f"'{module}.{name}' is not allowed")
+
+
+def _latin1_bytes(text: str, encoding: str = "utf-8") -> bytes:
+    if encoding != "latin1" or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
+    return text.encode("latin1")
 
 
 def load_numpy_pickle(path) -> object:

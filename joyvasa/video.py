@@ -23,6 +23,11 @@ class VideoWriter:
     torch or numpy. H.264 needs even sizes: an odd last row or column is
     dropped (the paste-back already produces even sizes). ``audio`` is
     ``(waveform (C, N) or (N,), sample_rate)``; it is written whole, from t=0.
+
+    The file is written under a temporary name (``<name>.partial.mp4``) and renamed to
+    ``path`` only when :meth:`close` finishes cleanly. Leaving the ``with`` block through an
+    exception (Cancel, an error) deletes the partial file, so a stopped render never leaves
+    a normally named video that looks finished.
     """
 
     def __init__(
@@ -41,7 +46,9 @@ class VideoWriter:
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
         self._av = av
-        self._container = av.open(self.path, mode="w")
+        stem, suffix = os.path.splitext(self.path)
+        self.partial_path = f"{stem}.partial{suffix or '.mp4'}"
+        self._container = av.open(self.partial_path, mode="w", format="mp4")
         self._fps = Fraction(fps).limit_denominator(1001)
         self._crf = crf
         self._preset = preset
@@ -123,8 +130,28 @@ class VideoWriter:
         self._write_audio_until(self.frames_written / float(self._fps))
 
     def close(self) -> None:
+        """Flush the encoders and move the finished file to ``path``."""
         if self._container is None:
             return
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+        os.replace(self.partial_path, self.path)
+
+    def abort(self) -> None:
+        """Stop writing and delete the partial file (``path`` is never created)."""
+        if self._container is not None:
+            container, self._container = self._container, None
+            try:
+                container.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away
+                pass
+        if os.path.exists(self.partial_path):
+            os.remove(self.partial_path)
+
+    def _finish(self) -> None:
         try:
             if self._video is not None:
                 for packet in self._video.encode(None):
@@ -141,4 +168,7 @@ class VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -135,3 +135,53 @@ def test_upstream_presets_reproduce_their_reference_case(preset_name, case, sour
     with torch.no_grad():
         x_d = driving_keypoints(source, motion, **preset_arguments(driving_preset(preset_name), human_models.stitching))
     assert_close_golden(x_d, expected[case])
+
+
+# -- the same switches through the command line's flags and the pipeline -------------------
+
+CLI_FLAGS = {  # upstream switch -> the command line's flag for our option of the same meaning
+    "region": lambda v: ["--region", str(v)],
+    "driving_option": lambda v: ["--driving-option", str(v)],
+    "relative_motion": lambda v: ["--relative-motion" if v else "--no-relative-motion"],
+    "driving_multiplier": lambda v: ["--driving-multiplier", str(v)],
+    "stitching": lambda v: ["--stitching" if v else "--no-stitching"],
+}
+
+
+def render_options_from_cli(settings: dict):
+    from joyvasa.cli import build_parser
+    from joyvasa.options import RenderOptions
+
+    argv = ["--image", "a", "--audio", "b", "--out", "c", "--liveportrait", "d", "--motion-generator", "e",
+            "--template", "f"]
+    for key, value in settings.items():
+        if key not in IGNORED_METADATA:
+            argv += CLI_FLAGS[key](value)
+    return RenderOptions.from_values(vars(build_parser().parse_args(argv)))
+
+
+class _SourceStandIn:
+    def __init__(self, kp_info):
+        self.kp_info = kp_info
+        self.lip_delta = None
+        self.crop = None
+
+
+@pytest.mark.parametrize("golden_file, case", [("driving_keypoints_options", c) for c in OPTION_CASES]
+                         + [("driving_keypoints_animal", c) for c in ANIMAL_CASES])
+def test_cli_flags_through_the_pipeline_match_reference(golden_file, case, source, motion, human_models,
+                                                        animal_models):
+    """Upstream's settings as command-line flags -> RenderOptions -> pipeline.driving_keypoints:
+    the path the CLI and the nodes take (the nodes build the same RenderOptions from widgets)."""
+    from joyvasa import pipeline
+    from joyvasa.motion import Motion
+
+    expected, meta = load_golden(golden_file)
+    options = render_options_from_cli(meta["cases"][case])
+    renderer = animal_models if golden_file.endswith("animal") else human_models
+    ema, _ = load_golden("motion_template")
+    generated = Motion(exp=ema["ema_exp"].reshape(-1, 21, 3), scale=ema["ema_scale"].reshape(-1, 1),
+                       t=ema["ema_t"].reshape(-1, 3), pitch=ema["ema_pitch"].reshape(-1, 1),
+                       yaw=ema["ema_yaw"].reshape(-1, 1), roll=ema["ema_roll"].reshape(-1, 1), fps=25.0)
+    x_d = pipeline.driving_keypoints(renderer, _SourceStandIn(source), generated, options)
+    assert_close_golden(x_d, expected[case])

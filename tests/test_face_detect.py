@@ -82,7 +82,7 @@ def _centre_in_crop(result, point):
 
 
 def test_cat_detector_crops_chelsea_face(no_network):
-    result = crop_source(skimage.data.chelsea(), detector="cat", scale=1.4)
+    result = crop_source(skimage.data.chelsea(), detector="cat", crop_scale=1.4)
     box = result.face.box
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     assert CHELSEA_FACE[0] < centre[0] < CHELSEA_FACE[2] and CHELSEA_FACE[1] < centre[1] < CHELSEA_FACE[3]
@@ -93,10 +93,10 @@ def test_cat_detector_crops_chelsea_face(no_network):
 
 def test_box_and_mask_routes_crop_chelsea_face():
     img = skimage.data.chelsea()
-    by_box = crop_source(img, detector="bbox", box=CHELSEA_FACE, scale=1.2, vy_ratio=0.0)
+    by_box = crop_source(img, detector="bbox", face_box=CHELSEA_FACE, crop_scale=1.2, vy_ratio=0.0)
     mask = np.zeros(img.shape[:2], np.float32)
     mask[CHELSEA_FACE[1] : CHELSEA_FACE[3], CHELSEA_FACE[0] : CHELSEA_FACE[2]] = 1.0
-    by_mask = crop_source(img, mask=mask, scale=1.2, vy_ratio=0.0)  # auto + mask = bbox
+    by_mask = crop_source(img, mask=mask, crop_scale=1.2, vy_ratio=0.0)  # auto + mask = bbox
     assert by_mask.detector == "bbox"
     torch.testing.assert_close(by_box.M_o2c, by_mask.M_o2c)
     mid_eyes = np.mean(CHELSEA_EYES, axis=0)

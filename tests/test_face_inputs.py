@@ -39,8 +39,8 @@ def test_grayscale_image_is_converted_and_its_face_found():
 def test_alpha_channel_is_dropped():
     rgb = skimage.data.astronaut()
     rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 7, np.uint8)], axis=-1)
-    a = crop_source(rgba, detector="bbox", box=ASTRONAUT_BOX)
-    b = crop_source(rgb, detector="bbox", box=ASTRONAUT_BOX)
+    a = crop_source(rgba, detector="bbox", face_box=ASTRONAUT_BOX)
+    b = crop_source(rgb, detector="bbox", face_box=ASTRONAUT_BOX)
     torch.testing.assert_close(a.crop_512, b.crop_512)
 
 
@@ -89,13 +89,13 @@ def test_bad_options_get_clear_errors():
     with pytest.raises(FaceCropError, match="needs a box"):
         crop_source(img, detector="bbox")
     with pytest.raises(FaceCropError, match="box"):
-        crop_source(img, detector="bbox", box=(10, 10, 5, 50))
+        crop_source(img, detector="bbox", face_box=(10, 10, 5, 50))
     with pytest.raises(FaceCropError, match="mask"):
         crop_source(img, mask=np.zeros((10, 10), np.float32))
     with pytest.raises(FaceCropError, match="insightface.*buffalo_l"):
         detect_faces(img, "insightface", models_dir="/nonexistent")
     with pytest.raises(FaceCropError, match="scale"):
-        crop_source(img, detector="bbox", box=ASTRONAUT_BOX, scale=0)
+        crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX, crop_scale=0)
 
 
 def test_crop_settings_are_adjustable():
@@ -132,7 +132,7 @@ def test_paste_back_of_unchanged_crop_reproduces_original():
     assert float((pasted - original).abs().max()) * 255 <= 2.0
     # A rotated, upscaled face crop: two bilinear resamplings blur sharp edges a little, so the
     # mean inside the mask is within 2 levels; on a smooth image every pixel is.
-    face = crop_source(img, detector="bbox", box=ASTRONAUT_BOX)
+    face = crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX)
     inside = _mask_on_original(face, 512, 512) > 0.999
     pasted = paste_back(_frames(face), original, face.M_c2o)[0]
     assert float((pasted - original).abs()[inside].mean()) * 255 <= 2.0
@@ -151,7 +151,7 @@ def test_paste_back_of_unchanged_crop_reproduces_original():
 def test_paste_back_batches_on_the_frames_device_and_crop_only():
     img = skimage.data.astronaut()[:511, :509]
     original = torch.from_numpy(img).float() / 255.0
-    result = crop_source(img, detector="bbox", box=ASTRONAUT_BOX)
+    result = crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX)
     frames = _frames(result).repeat(3, 1, 1, 1)
     frames[1] = 0.0
     out = paste_back(frames, original, result.M_c2o)

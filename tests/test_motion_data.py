@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from joyvasa.motion import LIP_KEYPOINTS, Motion, ema_smooth
+from joyvasa.motion import Motion, ema_smooth
 
 
 def make_motion(frames: int = 6) -> Motion:
@@ -48,24 +48,6 @@ def test_expression_and_pose_scaling_work_around_frame_zero():
     still = motion.scale_pose(0.0)
     assert (still.yaw == motion.yaw[0]).all() and (still.t == motion.t[0]).all()
     assert calm.raw is None  # an edited motion no longer matches the generator output
-
-
-def test_regions():
-    motion = make_motion()
-    lips = list(LIP_KEYPOINTS)
-    others = [k for k in range(21) if k not in lips]
-    lip_only = motion.restrict("lip")
-    torch.testing.assert_close(lip_only.exp[:, lips], motion.exp[:, lips])
-    assert (lip_only.exp[:, others] == motion.exp[:1, others]).all()
-    assert (lip_only.pitch == motion.pitch[0]).all()
-    exp_only = motion.restrict("exp")
-    torch.testing.assert_close(exp_only.exp, motion.exp)
-    assert (exp_only.scale == motion.scale[0]).all()
-    pose_only = motion.restrict("pose")
-    torch.testing.assert_close(pose_only.roll, motion.roll)
-    assert (pose_only.exp == motion.exp[:1]).all()
-    with pytest.raises(ValueError, match="region must be one of"):
-        motion.restrict("eyes")
 
 
 def test_smoothing_strength():

@@ -10,7 +10,9 @@ import soundfile
 import torch
 import skimage
 
+from joyvasa import pipeline
 from joyvasa.cli import main
+from joyvasa.options import RenderOptions, SampleOptions, SourceOptions
 from tests import liveportrait_files, motion_files
 
 
@@ -42,6 +44,7 @@ def test_cli_writes_h264_aac_with_fps_times_duration_frames(inputs):
     with av.open(str(out)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
+        assert audio.codec_context.sample_rate == 22050  # the input's own rate, not the 16 kHz model input
         assert (video.width, video.height) == (512, 512)  # astronaut.png is 512x512: pasted back
         assert sum(1 for _ in container.decode(video=0)) == 2  # 4 fps x 0.5 s
 
@@ -70,15 +73,45 @@ class _ExtractorsStandIn:
         return {"x_s": torch.zeros(1, 21, 3)}
 
 
-def test_prepare_source_takes_a_comfy_mask_batch_and_refuses_several_portraits():
-    from joyvasa import pipeline
+BBOX = SourceOptions(detector="bbox")
 
+
+def test_prepare_source_takes_a_mask_batch_of_one_and_refuses_several_portraits():
     photo = torch.from_numpy(skimage.data.astronaut().astype(np.float32) / 255.0)[None]  # (1, H, W, 3)
     mask = torch.zeros(1, 512, 512)
     mask[0, 40:210, 150:290] = 1.0  # the astronaut's face
-    source = pipeline.prepare_source(_ExtractorsStandIn(), photo, mask=mask, detector="bbox")
+    source = pipeline.prepare_source(_ExtractorsStandIn(), photo, BBOX, mask=mask)
     assert tuple(source.crop.crop_256.shape) == (256, 256, 3)
     with pytest.raises(ValueError, match="2 masks"):
-        pipeline.prepare_source(_ExtractorsStandIn(), photo, mask=torch.zeros(2, 512, 512), detector="bbox")
+        pipeline.prepare_source(_ExtractorsStandIn(), photo, BBOX, mask=torch.zeros(2, 512, 512))
     with pytest.raises(ValueError, match="one portrait per run"):
-        pipeline.prepare_source(_ExtractorsStandIn(), photo.expand(2, -1, -1, -1), detector="bbox")
+        pipeline.prepare_source(_ExtractorsStandIn(), photo.expand(2, -1, -1, -1), BBOX)
+
+
+def test_big_photos_are_shrunk_to_max_side_with_their_face_box():
+    photo = torch.rand(1500, 2600, 3)
+    box = (1300.0, 700.0, 1560.0, 1000.0)
+    source = pipeline.prepare_source(_ExtractorsStandIn(), photo, BBOX, face_box=box)
+    assert tuple(source.image.shape) == (738, 1280, 3)  # long side 1280, aspect kept
+    full = pipeline.prepare_source(_ExtractorsStandIn(), photo, BBOX.replace(max_side=0), face_box=box)
+    assert tuple(full.image.shape) == (1500, 2600, 3)
+    # The same face is cropped either way: the box was scaled with the photo.
+    assert (source.crop.crop_256 - full.crop.crop_256).abs().mean() < 0.03
+
+
+def test_cli_flags_are_the_option_fields_with_their_defaults_and_checks(capsys):
+    from joyvasa.cli import build_parser
+
+    required = ["--image", "a", "--audio", "b", "--out", "c", "--liveportrait", "d", "--motion-generator", "e",
+                "--template", "f"]
+    values = vars(build_parser().parse_args(required))
+    assert RenderOptions.from_values(values) == RenderOptions()
+    assert SourceOptions.from_values(values) == SourceOptions()
+    values = vars(build_parser().parse_args(required + ["--preset", "upstream_cli", "--no-stitching",
+                                                        "--region", "lip", "--crop-scale", "2.0"]))
+    assert RenderOptions.from_values(values).resolved().driving_multiplier == pytest.approx(1.1)
+    assert RenderOptions.from_values(values).region == "lip"
+    assert SampleOptions.from_values(values).resolved().cfg_scale == pytest.approx(2.8)
+    assert SourceOptions.from_values(values).crop_scale == 2.0
+    assert main(required + ["--cfg-scale", "nan"]) == 2
+    assert "cfg_scale is nan" in capsys.readouterr().err

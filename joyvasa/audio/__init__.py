@@ -11,9 +11,10 @@ from joyvasa.audio.encoder import (
     load_audio_encoder_state,
     normalise_audio_encoder_keys,
 )
-from joyvasa.audio.waveform import AudioInputError, load_audio_file, to_mono_16k
+from joyvasa.audio.waveform import SAMPLE_RATE, AudioInputError, load_audio_file, read_audio_file, to_mono_16k
 
 __all__ = [
+    "SAMPLE_RATE",
     "AudioInputError",
     "audio_encoder_state",
     "build_audio_encoder",
@@ -22,5 +23,6 @@ __all__ = [
     "load_audio_encoder_state",
     "load_audio_file",
     "normalise_audio_encoder_keys",
+    "read_audio_file",
     "to_mono_16k",
 ]

@@ -36,7 +36,8 @@ from torch import nn
 
 from joyvasa import checkpoints
 
-SAMPLE_RATE = 16000
+from joyvasa.audio.waveform import SAMPLE_RATE
+
 FEATURE_RATE = 50  # frames per second of the convolutional feature extractor
 VIDEO_FPS = 25  # JoyVASA's motion frame rate
 

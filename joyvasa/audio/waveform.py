@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-TARGET_SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # Hz: what HuBERT / wav2vec2 and the motion windows expect (the one definition)
 MAX_CHANNELS = 8  # more "channels" than this means the axes were guessed wrong
 
 # Anti-aliasing low-pass, in fractions of the lower of the two Nyquist rates:
@@ -46,32 +46,17 @@ class AudioInputError(ValueError):
 def to_mono_16k(audio: Any, sample_rate: int | None = None, name: str = "audio clip") -> torch.Tensor:
     """Float32 mono waveform at 16 kHz, shape (samples,), on the CPU.
 
-    ``audio`` may be
-
-    - a ComfyUI AUDIO dict ``{"waveform": (B, C, N), "sample_rate": int}``
-      with B = 1 (a batch of several clips is refused);
-    - a torch tensor or numpy array shaped (N,), (C, N), (N, C) or (1, C, N).
-      For 2-D input the channel axis is the short one of at most
-      ``MAX_CHANNELS`` (8) entries; when both axes are that short the first
-      is taken as channels.
+    ``audio``: a torch tensor or numpy array shaped (N,), (C, N), (N, C) or (1, C, N).
+    For 2-D input the channel axis is the short one of at most ``MAX_CHANNELS`` (8)
+    entries; when both axes are that short the first is taken as channels.
 
     Integer samples are scaled to [-1, 1] (int16 / 32768, int32 / 2**31,
     uint8 as (x - 128) / 128); floats are kept as they are. Channels are
-    averaged. ``sample_rate`` is required except for a ComfyUI dict (which
-    carries its own); raw arrays without one are taken to be 16 kHz already.
+    averaged. Without ``sample_rate`` the samples are taken to be 16 kHz already.
     ``name`` names the input in error messages ("The audio clip is empty ...").
     """
-    if isinstance(audio, Mapping):
-        waveform, dict_rate = _unpack_comfy_audio(audio, name)
-        if sample_rate is not None and int(sample_rate) != dict_rate:
-            raise AudioInputError(
-                f"The {name} says its sample rate is {dict_rate} Hz, but {sample_rate} Hz "
-                "was also given. Pass the dict alone."
-            )
-        sample_rate = dict_rate
-    else:
-        waveform = audio
-        sample_rate = TARGET_SAMPLE_RATE if sample_rate is None else sample_rate
+    sample_rate = SAMPLE_RATE if sample_rate is None else sample_rate
+    waveform = audio
     sample_rate = _check_sample_rate(sample_rate, name)
 
     samples = _as_float_array(waveform, name)  # (C, N) float32 or float64
@@ -92,12 +77,12 @@ def to_mono_16k(audio: Any, sample_rate: int | None = None, name: str = "audio c
 
 def resample_to_16k(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     """Polyphase resampling of a 1-D array to 16 kHz (see the module notes)."""
-    if sample_rate == TARGET_SAMPLE_RATE:
+    if sample_rate == SAMPLE_RATE:
         return mono
     from scipy.signal import firwin, kaiserord, resample_poly
 
-    divisor = math.gcd(TARGET_SAMPLE_RATE, sample_rate)
-    up, down = TARGET_SAMPLE_RATE // divisor, sample_rate // divisor
+    divisor = math.gcd(SAMPLE_RATE, sample_rate)
+    up, down = SAMPLE_RATE // divisor, sample_rate // divisor
     max_rate = max(up, down)
     # Designed at the up-sampled rate, whose Nyquist is max_rate times the lower one.
     n_taps, beta = kaiserord(_STOPBAND_DB, (_STOPBAND_START - _PASSBAND_END) / max_rate)
@@ -105,17 +90,26 @@ def resample_to_16k(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     cutoff = (_PASSBAND_END + _STOPBAND_START) / 2 / max_rate
     lowpass = firwin(n_taps, cutoff, window=("kaiser", beta))  # resample_poly applies the gain `up`
     resampled = resample_poly(mono.astype(np.float64), up, down, window=lowpass)
-    target_length = round(len(mono) * TARGET_SAMPLE_RATE / sample_rate)
+    target_length = round(len(mono) * SAMPLE_RATE / sample_rate)
     if len(resampled) < target_length:
         resampled = np.pad(resampled, (0, target_length - len(resampled)))
     return resampled[:target_length]
 
 
 def load_audio_file(path) -> torch.Tensor:
-    """Read an audio file into a float32 mono 16 kHz waveform (samples,).
+    """Read an audio file into a float32 mono 16 kHz waveform (samples,)."""
+    samples, sample_rate = read_audio_file(path)
+    # Decoders give (channels, samples): average here, so no layout guess is needed.
+    mono = np.asarray(samples).mean(axis=0)
+    return to_mono_16k(mono, sample_rate, name=f"audio file '{os.path.basename(os.fspath(path))}'")
+
+
+def read_audio_file(path) -> tuple[np.ndarray, int]:
+    """Read an audio file as it is: ``(samples (C, N) float32, sample_rate)``.
 
     WAV / FLAC / OGG are read with soundfile when it is installed; everything
-    else (MP3, M4A/AAC, OPUS, video files' audio, ...) with PyAV.
+    else (MP3, M4A/AAC, OPUS, video files' audio, ...) with PyAV. The command line
+    muxes this (the input's own quality) into the video.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -145,9 +139,7 @@ def load_audio_file(path) -> torch.Tensor:
                 f"Audio file '{path}' could not be decoded ({str(err).strip()[:200]}). Convert it "
                 "to WAV, FLAC or MP3 and try again."
             ) from None
-    # Decoders give (channels, samples): average here, so no layout guess is needed.
-    mono = np.asarray(samples).mean(axis=0)
-    return to_mono_16k(mono, sample_rate, name=f"audio file '{os.path.basename(path)}'")
+    return np.asarray(samples, dtype=np.float32), int(sample_rate)
 
 
 def _decode_with_av(path: str) -> tuple[np.ndarray, int]:
@@ -170,25 +162,6 @@ def _decode_with_av(path: str) -> tuple[np.ndarray, int]:
     if not chunks:
         return np.zeros((1, 0), dtype=np.float32), int(sample_rate)
     return np.concatenate(chunks, axis=1), int(sample_rate)
-
-
-def _unpack_comfy_audio(audio: Mapping, name: str) -> tuple[Any, int]:
-    if "waveform" not in audio or "sample_rate" not in audio:
-        raise AudioInputError(
-            f"The {name} is a dict without 'waveform' and 'sample_rate'; connect the AUDIO "
-            "output of a Load Audio node."
-        )
-    waveform = audio["waveform"]
-    if getattr(waveform, "ndim", None) == 3:
-        batch = waveform.shape[0]
-        if batch != 1:
-            raise AudioInputError(
-                f"The {name} holds a batch of {batch} clips; JoyVASA animates one clip at a "
-                "time. Split the batch and run one clip per generation (or join the clips into "
-                "one with an audio concatenate node)."
-            )
-        waveform = waveform[0]
-    return waveform, int(audio["sample_rate"])
 
 
 def _check_sample_rate(sample_rate, name: str) -> int:

@@ -9,7 +9,7 @@ See ``joyvasa/face/README.md`` for the detectors and what each needs.
 """
 
 from .align import FaceRect, lip_open_ratio, rect_from_box, rect_from_landmarks, similarity_from_rect
-from .crop import CROP_MODES, CropResult, box_from_mask, crop_source
+from .crop import CROP_MODES, CropResult, box_from_mask, crop_source, parse_face_box
 from .detectors import DETECTORS, Face, detect_faces
 from .errors import FaceCropError
 from .paste import even_size, make_feather_mask, paste_back
@@ -27,6 +27,7 @@ __all__ = [
     "even_size",
     "lip_open_ratio",
     "make_feather_mask",
+    "parse_face_box",
     "paste_back",
     "rect_from_box",
     "rect_from_landmarks",

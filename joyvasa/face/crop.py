@@ -67,11 +67,29 @@ def _check_box(box, image_size) -> np.ndarray:
     except (TypeError, ValueError):
         b = np.zeros(0)
     if b.shape != (4,) or not np.isfinite(b).all() or b[2] <= b[0] or b[3] <= b[1]:
-        raise FaceCropError(f"box: expected (x1, y1, x2, y2) pixels with x2 > x1 and y2 > y1, got {box!r}.")
+        raise FaceCropError(f"face_box: expected (x1, y1, x2, y2) pixels with x2 > x1 and y2 > y1, got {box!r}.")
     h, w = image_size
     if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
-        raise FaceCropError(f"box: {b.tolist()} lies outside the {w}x{h} image; give a box in this image's pixels.")
+        raise FaceCropError(f"face_box: {b.tolist()} lies outside the {w}x{h} image; give a box in this image's pixels.")
     return b
+
+
+def parse_face_box(text: str | None) -> tuple[float, float, float, float] | None:
+    """'x0, y0, x1, y1' in pixels (commas, semicolons or spaces) -> a tuple; empty -> None (detect)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[2] <= values[0] or values[3] <= values[1]:
+        raise FaceCropError(
+            f"face_box: '{text}' is not 'x0, y0, x1, y1' in pixels with x1 > x0 and y1 > y0. "
+            "Leave it empty to detect the face."
+        )
+    return values  # type: ignore[return-value]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -98,7 +116,7 @@ def _pick_face(faces: list[Face], face_index: int, box, detector: str) -> Face:
         best = int(np.argmax(overlaps))
         if overlaps[best] <= 0.0:
             raise FaceCropError(
-                f"box: none of the {len(faces)} faces found by {detector!r} overlaps it; "
+                f"face_box: none of the {len(faces)} faces found by {detector!r} overlaps it; "
                 "move the box onto a face or use detector='bbox' to crop the box itself."
             )
         return faces[best]
@@ -129,9 +147,9 @@ def crop_source(
     *,
     detector: str = "auto",
     face_index: int = 0,
-    box=None,
+    face_box=None,
     mask=None,
-    scale: float = 2.3,
+    crop_scale: float = 2.3,
     vx_ratio: float = 0.0,
     vy_ratio: float = -0.125,
     rotate: bool = True,
@@ -143,11 +161,11 @@ def crop_source(
 
     detector: 'auto' (InsightFace when its files are in ``models_dir``, else MTCNN),
     'mtcnn', 'insightface', 'cat' (cat faces), 'none' (the image is the face: resize only)
-    or 'bbox' (crop around ``box`` (x1, y1, x2, y2) or the bounding box of ``mask``).
+    or 'bbox' (crop around ``face_box`` (x1, y1, x2, y2) or the bounding box of ``mask``).
     With 'auto' a given box or mask means 'bbox'; with a named detector it picks the
     detected face that overlaps it. Otherwise faces are ordered largest first and
-    ``face_index`` picks one. ``scale``, ``vx_ratio``, ``vy_ratio`` and ``rotate`` are
-    LivePortrait's crop settings (window side = landmark extent x scale, offsets as
+    ``face_index`` picks one. ``crop_scale``, ``vx_ratio``, ``vy_ratio`` and ``rotate`` are
+    LivePortrait's crop settings (window side = landmark extent x crop_scale, offsets as
     fractions of the side, roll correction).
     """
     rgb = to_rgb_tensor(image)
@@ -155,8 +173,8 @@ def crop_source(
     name = str(detector).lower()
     if name not in CROP_MODES:
         raise FaceCropError(f"detector {detector!r} is unknown; choose one of {', '.join(CROP_MODES)}.")
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise FaceCropError(f"scale: must be a positive number (LivePortrait uses 2.3), got {scale!r}.")
+    if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and crop_scale > 0):
+        raise FaceCropError(f"crop_scale: must be a positive number (LivePortrait uses 2.3), got {crop_scale!r}.")
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (vx_ratio, vy_ratio)):
         raise FaceCropError("vx_ratio / vy_ratio: must be finite numbers (LivePortrait uses 0 and -0.125).")
     if int(dsize) != dsize or not 64 <= dsize <= 2048:
@@ -164,10 +182,11 @@ def crop_source(
     if int(face_index) != face_index or face_index < 0:
         raise FaceCropError(f"face_index: must be 0 or more (0 = the largest face), got {face_index!r}.")
     dsize, face_index = int(dsize), int(face_index)
-    params = dict(scale=float(scale), vx_ratio=float(vx_ratio), vy_ratio=float(vy_ratio))
+    params = dict(scale=float(crop_scale), vx_ratio=float(vx_ratio), vy_ratio=float(vy_ratio))
 
+    box = face_box
     if box is not None and mask is not None:
-        raise FaceCropError("box and mask: give one of them, not both.")
+        raise FaceCropError("face_box and mask: give one of them, not both.")
     if mask is not None:
         box = box_from_mask(mask, (height, width))
     if box is not None:

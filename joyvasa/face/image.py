@@ -64,3 +64,23 @@ def to_rgb_tensor(image, name: str = "image") -> torch.Tensor:
     if min(h, w) < 2:
         raise FaceCropError(f"{name}: {w}x{h} pixels is too small to use as a source image.")
     return t.clamp(0.0, 1.0).contiguous()
+
+
+def shrink_to_max_side(image: torch.Tensor, max_side: int, face_box=None):
+    """Scale an (H, W, 3) photo down so its long side is at most ``max_side`` (0 = unchanged).
+
+    Upstream caps the source at 1280 px: the output video has the photo's size, and a 12 MP
+    photo would cost ~145 MB per frame. A ``face_box`` (pixels) is scaled with it.
+    Returns ``(image, face_box)``; smaller photos come back untouched.
+    """
+    height, width = image.shape[:2]
+    if not max_side or max(height, width) <= max_side:
+        return image, face_box
+    factor = max_side / max(height, width)
+    size = (max(2, round(height * factor)), max(2, round(width * factor)))
+    chw = image.permute(2, 0, 1)[None]
+    image = torch.nn.functional.interpolate(chw, size=size, mode="bilinear", antialias=True, align_corners=False)
+    image = image[0].permute(1, 2, 0).clamp(0.0, 1.0).contiguous()
+    if face_box is not None:
+        face_box = tuple(float(v) * factor for v in face_box)
+    return image, face_box

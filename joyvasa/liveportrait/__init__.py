@@ -18,6 +18,8 @@ __all__ = [
     "StitchingRetargetingNetwork",
 ]
 
-from .loading import LIVEPORTRAIT_PARTS, LivePortraitModels, find_liveportrait_files, load_liveportrait
+from .files import LIVEPORTRAIT_PARTS, find_liveportrait_files
+from .loading import load_liveportrait
+from .renderer import LivePortraitModels
 
 __all__ += ["LIVEPORTRAIT_PARTS", "LivePortraitModels", "find_liveportrait_files", "load_liveportrait"]

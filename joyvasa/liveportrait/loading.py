@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -37,7 +35,6 @@ from ..checkpoints import (
     strip_prefix,
 )
 from .appearance_feature_extractor import AppearanceFeatureExtractor
-from .keypoints import apply_stitching, kp_info_from_raw, source_keypoints
 from .motion_extractor import MotionExtractor
 from .spade_generator import SPADEDecoder
 from .stitching_retargeting_network import (
@@ -47,10 +44,9 @@ from .stitching_retargeting_network import (
     stitching_network,
 )
 from .warping_network import WarpingNetwork
+from .files import BASE_PARTS, LIVEPORTRAIT_PARTS, STITCHING_PART, find_liveportrait_files
+from .renderer import LivePortraitModels
 
-BASE_PARTS = ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator")
-STITCHING_PART = "stitching_retargeting_module"
-LIVEPORTRAIT_PARTS = BASE_PARTS + (STITCHING_PART,)
 
 PART_TITLES = {
     "appearance_feature_extractor": "LivePortrait appearance feature extractor",
@@ -76,8 +72,6 @@ STITCHING_GROUPS = {
 }
 GROUP_SEPARATORS = (".module.", "_module.", ".")
 
-WEIGHT_EXTENSIONS = (".pth", ".safetensors", ".pt", ".sft")
-KINDS = ("human", "animal")
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 # What a file is, recognised by keys only that kind of file has (matched after any prefix).
@@ -210,247 +204,11 @@ def load_stitching_file(path) -> dict[str, StitchingRetargetingNetwork]:
     return networks
 
 
-# --------------------------------------------------------------------------------------
-# Finding the files in a directory
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Layout:
-    name: str
-    base_folder: Path
-    stitching_folders: tuple[Path, ...]
-
-
-def _layouts(root: Path, kind: str) -> list[_Layout]:
-    if kind == "human":
-        return [
-            _Layout("official", root / "base_models", (root / "retargeting_models",)),
-            _Layout(
-                "official", root / "liveportrait" / "base_models", (root / "liveportrait" / "retargeting_models",)
-            ),
-            _Layout("Kijai safetensors", root, (root,)),
-        ]
-    layouts = []
-    # Official animal layout. Upstream animates animals with the HUMAN stitching module, so the
-    # human retargeting_models folder is searched first, then the one beside the animal weights.
-    animal_roots = [root / "liveportrait_animals"]
-    if root.name.startswith("liveportrait_animal"):
-        animal_roots.insert(0, root)
-    for animal_root in animal_roots:
-        stitching = (animal_root.parent / "liveportrait" / "retargeting_models", animal_root / "retargeting_models")
-        for version in ("base_models_v1.1", "base_models"):
-            layouts.append(_Layout(f"official animal ({version})", animal_root / version, stitching))
-    if not root.name.startswith("liveportrait_animal"):
-        layouts.append(
-            _Layout(
-                "official animal (base_models_v1.1)",
-                root / "base_models_v1.1",
-                (root.parent / "liveportrait" / "retargeting_models", root / "retargeting_models"),
-            )
-        )
-    # Kijai: animal/ holds its own stitching file; else the human one beside it.
-    layouts.append(_Layout("Kijai safetensors (animal)", root / "animal", (root / "animal", root)))
-    if root.name == "animal":
-        layouts.append(_Layout("Kijai safetensors (animal)", root, (root, root.parent)))
-    return layouts
-
-
-def _find_file(folder: Path, part: str) -> Path | None:
-    for extension in WEIGHT_EXTENSIONS:
-        candidate = folder / f"{part}{extension}"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _looks_animal(root: Path) -> bool:
-    return root.name.startswith("liveportrait_animal") or root.name == "animal"
-
-
-def find_liveportrait_files(directory, kind: str | None = None) -> tuple[dict[str, Path], str, str]:
-    """Locate the five LivePortrait files under ``directory``.
-
-    Returns ({part: path}, kind, layout name). ``kind`` "human", "animal", or None to
-    decide from the folder (a ``liveportrait_animals`` / ``animal`` folder is animal; otherwise
-    human layouts are tried first, then animal ones). The first layout holding any of the
-    four base files is used; anything it lacks is reported in one CheckpointError that lists
-    every missing file and the folders searched for it.
-    """
-    root = Path(directory).expanduser()
-    if not root.is_dir():
-        raise CheckpointError(f"LivePortrait model folder '{os.fspath(root)}' does not exist or is not a folder.")
-    if kind is None:
-        kinds = ["animal"] if _looks_animal(root) else ["human", "animal"]
-    elif kind in KINDS:
-        kinds = [kind]
-    else:
-        raise ValueError(f"kind must be one of {KINDS} or None, not {kind!r}")
-
-    searched: list[Path] = []
-    for candidate_kind in kinds:
-        for layout in _layouts(root, candidate_kind):
-            searched.append(layout.base_folder)
-            found = {part: _find_file(layout.base_folder, part) for part in BASE_PARTS}
-            if not any(found.values()):
-                continue
-            stitching = next(
-                (path for folder in layout.stitching_folders if (path := _find_file(folder, STITCHING_PART))), None
-            )
-            found[STITCHING_PART] = stitching
-            missing = [part for part, path in found.items() if path is None]
-            if missing:
-                lines = []
-                for part in missing:
-                    folders = layout.stitching_folders if part == STITCHING_PART else (layout.base_folder,)
-                    where = " or ".join(f"'{os.fspath(folder)}'" for folder in folders)
-                    lines.append(f"{part} (.pth or .safetensors) in {where}")
-                raise CheckpointError(
-                    f"The LivePortrait weights in '{os.fspath(root)}' ({layout.name} layout, {candidate_kind}) are "
-                    f"incomplete; missing: " + "; ".join(lines) + ". Download the missing files from "
-                    "KwaiVGI/LivePortrait (official .pth) or Kijai/LivePortrait_safetensors."
-                )
-            return found, candidate_kind, layout.name
-    looked = ", ".join(f"'{os.fspath(folder)}'" for folder in dict.fromkeys(searched))
-    raise CheckpointError(
-        f"No LivePortrait weights found in '{os.fspath(root)}'. Looked for "
-        f"{', '.join(p + '.pth/.safetensors' for p in BASE_PARTS)} in: {looked}. Put the official "
-        "'liveportrait' folder (base_models/, retargeting_models/) or Kijai's safetensors there."
-    )
-
-
-# --------------------------------------------------------------------------------------
-# The loaded renderer
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class LivePortraitModels:
-    """The LivePortrait networks on one device, with thin batched inference helpers.
-
-    Weights stay fp32; ``dtype`` fp16/bf16 runs the networks under autocast (the 5-D
-    ``grid_sample`` warps always run in fp32). All outputs are float32.
-
-    Rendering fast paths (see :meth:`configure`): ``channels_last`` stores the W and G
-    convolution weights channels-last (oneDNN / cuDNN then run NHWC / NDHWC kernels; same
-    numerics within float32 rounding); ``compile`` runs W and G through ``torch.compile``
-    inside :meth:`warp_decode` (opt-in: the first call compiles, minutes on a CPU).
-    """
-
-    appearance_feature_extractor: AppearanceFeatureExtractor
-    motion_extractor: MotionExtractor
-    warping_module: WarpingNetwork
-    spade_generator: SPADEDecoder
-    stitching: StitchingRetargetingNetwork | None
-    lip_retargeting: StitchingRetargetingNetwork | None
-    eye_retargeting: StitchingRetargetingNetwork | None
-    device: torch.device
-    dtype: torch.dtype = torch.float32
-    kind: str = "human"
-    files: dict[str, Path] = field(default_factory=dict)  # part -> file it was loaded from
-    channels_last: bool = False
-    compile: bool = False
-    _compiled: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def configure(self, *, channels_last: bool | None = None, compile: bool | None = None) -> "LivePortraitModels":
-        """Switch the rendering fast paths; converts the networks in place and returns ``self``.
-
-        ``channels_last``: W's Conv3d weights channels_last_3d, W's and G's Conv2d weights
-        channels_last (the convolutions then run in that layout; state-dict keys and values
-        are unchanged). ``compile``: compile W and G with ``torch.compile`` on first use.
-        """
-        if channels_last is not None and bool(channels_last) != self.channels_last:
-            for network in (self.warping_module, self.spade_generator):
-                _set_conv_memory_format(network, bool(channels_last))
-            self.channels_last = bool(channels_last)
-        if compile is not None and bool(compile) != self.compile:
-            self.compile = bool(compile)
-            self._compiled.clear()
-        return self
-
-    def _network(self, name: str):
-        """The network ``name``, compiled when ``compile`` is on (built once, on first use)."""
-        network = getattr(self, name)
-        if not self.compile:
-            return network
-        if name not in self._compiled:
-            self._compiled[name] = torch.compile(network, dynamic=False)
-        return self._compiled[name]
-
-    def _autocast(self):
-        if self.dtype == torch.float32:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
-
-    def _input(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor.to(device=self.device, dtype=torch.float32)
-
-    @torch.no_grad()
-    def extract_appearance(self, image: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 256, 256) RGB in [0, 1] -> feature_3d (B, 32, 16, 64, 64)."""
-        with self._autocast():
-            return self.appearance_feature_extractor(self._input(image)).float()
-
-    @torch.no_grad()
-    def extract_kp_info(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, 3, 256, 256) RGB in [0, 1] -> kp info.
-
-        kp, exp (B, 21, 3); scale (B, 1); t (B, 3); pitch, yaw, roll (B, 1) degrees;
-        R (B, 3, 3) transposed convention; x_s (B, 21, 3) the posed keypoints.
-        """
-        with self._autocast():
-            raw = self.motion_extractor(self._input(image))
-        info = kp_info_from_raw(raw)
-        info["x_s"] = source_keypoints(info)
-        return info
-
-    def warp_decode(self, feature_3d: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
-        """W then G -> image (B, 3, 512, 512) in [0, 1], on ``device``.
-
-        feature_3d (B or 1, 32, 16, 64, 64), kp_source / kp_driving (B or 1, 21, 3); a batch of
-        one is broadcast, so one source can drive B frames in one call. Runs under
-        ``torch.inference_mode``; the returned tensor is an ordinary one. With
-        ``channels_last`` it is channels-last, so ``image.permute(0, 2, 3, 1)`` is
-        already a contiguous (B, 512, 512, 3) image.
-        """
-        with torch.inference_mode():
-            feature_3d, kp_source, kp_driving = (self._input(t) for t in (feature_3d, kp_source, kp_driving))
-            batch = max(feature_3d.shape[0], kp_source.shape[0], kp_driving.shape[0])
-            feature_3d = feature_3d.expand(batch, *feature_3d.shape[1:])
-            if self.channels_last:
-                feature_3d = feature_3d.contiguous(memory_format=torch.channels_last_3d)
-            kp_source = kp_source.expand(batch, -1, -1)
-            kp_driving = kp_driving.expand(batch, -1, -1)
-            with self._autocast():
-                warped = self._network("warping_module")(feature_3d=feature_3d, kp_driving=kp_driving, kp_source=kp_source)
-                image = self._network("spade_generator")(warped["out"])
-        # Outside inference mode: the result is an ordinary tensor callers may modify in place.
-        return image.float().clamp(0, 1)
-
-    @torch.no_grad()
-    def stitch(self, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
-        """Stitched driving keypoints (B, 21, 3); kp_source (1 or B, 21, 3). Runs in fp32."""
-        if self.stitching is None:
-            raise ValueError("No stitching weights were loaded: load the stitching_retargeting_module file too.")
-        return apply_stitching(self.stitching, self._input(kp_source), self._input(kp_driving))
-
-
-def _set_conv_memory_format(network: nn.Module, channels_last: bool) -> None:
-    """Re-lay the convolution weights of ``network`` (4-D channels_last, 5-D channels_last_3d)."""
-    for module in network.modules():
-        for name, parameter in module.named_parameters(recurse=False):
-            if parameter.ndim == 4:
-                layout = torch.channels_last if channels_last else torch.contiguous_format
-            elif parameter.ndim == 5:
-                layout = torch.channels_last_3d if channels_last else torch.contiguous_format
-            else:
-                continue
-            parameter.data = parameter.data.contiguous(memory_format=layout)
-
-
 def _resolve_dtype(dtype) -> torch.dtype:
-    aliases = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    dtype = aliases.get(dtype, dtype)
+    if isinstance(dtype, str):
+        from joyvasa.options import dtype_from_name
+
+        return dtype_from_name(dtype)
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"dtype must be one of torch.float32, torch.float16, torch.bfloat16, not {dtype!r}")
     return dtype
@@ -497,11 +255,9 @@ def load_liveportrait(
         stitching=stitching.get("stitching"),
         lip_retargeting=stitching.get("lip"),
         eye_retargeting=stitching.get("eye"),
-        device=target,
         dtype=compute_dtype,
         kind=resolved_kind,
         files=files,
     )
-    for module in (*networks.values(), *stitching.values()):
-        module.to(target).eval().requires_grad_(False)
+    models.networks().to(target).eval().requires_grad_(False)
     return models.configure(channels_last=channels_last, compile=compile)

@@ -11,7 +11,7 @@ Or in two stages: ``encode_audio_features`` then ``sample_motion``.
 from .denoiser import PE_VARIANTS, DenoisingNetwork
 from .generator import MotionGenerator, MotionGeneratorConfig
 from .loading import MotionGeneratorBundle, load_motion_generator
-from .motion import LIP_KEYPOINTS, REGIONS, UPSTREAM_SMOOTHING, Motion, ema_smooth, rotation_matrix
+from .motion import UPSTREAM_SMOOTHING, Motion, ema_smooth, rotation_matrix
 from .samplers import SAMPLERS, sample_ddim, sample_ddpm
 from .schedule import DiffusionSchedule
 from .template import MotionTemplate
@@ -28,14 +28,12 @@ __all__ = [
     "AudioFeatures",
     "DenoisingNetwork",
     "DiffusionSchedule",
-    "LIP_KEYPOINTS",
     "Motion",
     "MotionGenerator",
     "MotionGeneratorBundle",
     "MotionGeneratorConfig",
     "MotionTemplate",
     "PE_VARIANTS",
-    "REGIONS",
     "SAMPLERS",
     "TIMINGS",
     "UPSTREAM_SMOOTHING",

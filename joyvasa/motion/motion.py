@@ -19,15 +19,13 @@ from typing import Optional
 
 import torch
 
-from joyvasa.liveportrait.keypoints import ANIMATION_REGIONS, LIP_KEYPOINT_INDICES, rotation_matrix
+from joyvasa.liveportrait.keypoints import rotation_matrix
 
 MOTION_FORMAT = "joyvasa-motion"
 MOTION_FORMAT_VERSION = 1
 
 # The lip keypoints (taken absolute from the generated expression when rendering)
 # and the region names are the renderer's, so both mean the same thing.
-LIP_KEYPOINTS = LIP_KEYPOINT_INDICES
-REGIONS = ANIMATION_REGIONS  # ("all", "exp", "pose", "lip")
 
 # Upstream's smoothing: EMA with alpha 0.01 on scale, t and pose, i.e. strength 0.99.
 UPSTREAM_SMOOTHING = 0.99
@@ -108,31 +106,6 @@ class Motion:
             changes.update(t=around_first(self.t), scale=around_first(self.scale))
         return self._edited(**changes)
 
-    def restrict(self, region: str) -> "Motion":
-        """Keep the motion of one region and hold the rest at frame 0 of this motion.
-
-        "all": unchanged. "lip": only the lip keypoints move (no head motion,
-        rest of the face still). "exp": the whole face moves, the head does
-        not. "pose": the head moves, the face keeps frame 0's expression.
-        (The renderer's own ``region`` option holds the rest at the source
-        portrait instead; either can be used.)
-        """
-        if region not in REGIONS:
-            raise ValueError(f"region must be one of {', '.join(REGIONS)}, not '{region}'.")
-        if region == "all":
-            return self
-        n = len(self)
-        held = {name: getattr(self, name)[:1].expand_as(getattr(self, name)).clone()
-                for name in ("scale", "t", "pitch", "yaw", "roll")}
-        if region == "pose":
-            return self._edited(exp=self.exp[:1].expand(n, -1, -1).clone())
-        if region == "exp":
-            return self._edited(**held)
-        exp = self.exp[:1].expand(n, -1, -1).clone()
-        lips = list(LIP_KEYPOINTS)
-        exp[:, lips] = self.exp[:, lips]
-        return self._edited(exp=exp, **held)
-
     def smoothed(self, smoothing: float = UPSTREAM_SMOOTHING, expression: bool = False) -> "Motion":
         """EMA smoothing (see :func:`ema_smooth`) of scale, t and pose; ``exp`` too if asked.
 
@@ -155,7 +128,13 @@ class Motion:
         if self.raw is not None:
             tensors["raw"] = self.raw.detach().float().cpu().contiguous()
         meta = {"format": MOTION_FORMAT, "version": MOTION_FORMAT_VERSION, "fps": self.fps, "frames": len(self)}
-        save_file(tensors, os.fspath(path), metadata={"json": json.dumps(meta)})
+        path = os.fspath(path)
+        save_file(tensors, path, metadata={"json": json.dumps(meta)})
+        # The writer creates the file owner-only (0600); give it the usual permissions (0644 under
+        # the common umask), like the videos beside it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)
 
     @classmethod
     def load(cls, path) -> "Motion":

@@ -43,8 +43,8 @@ import torch.nn.functional as F
 
 from .generator import MotionGenerator
 from .samplers import SAMPLERS, as_generator, run_sampler, sampler_steps
+from joyvasa.audio.waveform import SAMPLE_RATE as AUDIO_SAMPLE_RATE
 
-AUDIO_SAMPLE_RATE = 16000
 LEAD_PAD_FRAMES = 2  # frames of silence upstream puts before the clip
 TAIL_PAD_FRAMES = 1  # and after it
 TIMINGS = ("aligned", "upstream")
@@ -167,13 +167,13 @@ def encode_audio_features(
     model: MotionGenerator,
     audio_16k: torch.Tensor,
     fps: float | None = None,
-    batch_windows: int = 4,
+    batch_windows: int = 1,
     callback: Callable[[int, int], None] | None = None,
 ) -> AudioFeatures:
     """Run the speech encoder over a clip: (samples,) mono 16 kHz -> :class:`AudioFeatures`.
 
     ``fps`` defaults to the checkpoint's (25). ``batch_windows`` windows go through
-    the encoder at once (memory vs. speed; the result does not depend on it).
+    the encoder at once (the result does not depend on it; 1 reports progress per window).
     ``callback(done, total)`` counts windows; raise in it to cancel.
     """
     fps = float(fps or model.config.fps)

@@ -1,0 +1,237 @@
+"""Every user-facing setting of the pipeline, written once: default, range, choices, help.
+
+One dataclass per stage. The pipeline takes them; the ComfyUI nodes build their widgets
+from the fields (``nodes/widgets.py``) and the command line its flags
+(``joyvasa/cli.py``), so a default, a range or a choice list exists in one place only
+and a parameter keeps one name from widget to formula.
+
+Each instance checks itself when it is built: numbers must be finite and inside their
+range, choices must be known. The error names the setting and says what is allowed, so a
+NaN typed into the API or a stray value from an old workflow never reaches the networks.
+
+    SourceOptions   face detection and crop            prepare_source
+    AudioOptions    frame rate of the video            encode_audio
+    SampleOptions   diffusion sampling                 sample_motion
+    EditOptions     taming / exaggerating the motion   edit_motion
+    RenderOptions   how motion drives the face         render_frames
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from joyvasa.face.crop import CROP_MODES
+from joyvasa.liveportrait.driving_presets import DRIVING_PRESETS
+from joyvasa.liveportrait.keypoints import ANIMATION_REGIONS, DRIVING_OPTIONS
+from joyvasa.motion.denoiser import PE_VARIANTS
+from joyvasa.motion.motion import UPSTREAM_SMOOTHING
+from joyvasa.motion.samplers import SAMPLERS
+from joyvasa.motion.windows import TIMINGS
+
+CUSTOM_PRESET = "custom"
+PRESETS = (CUSTOM_PRESET, *DRIVING_PRESETS)
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+SEED_MAX = 0xFFFFFFFFFFFFFFFF
+
+
+class OptionError(ValueError):
+    """A setting is not a finite number in its range, or not one of its choices."""
+
+
+def setting(default, help: str, *, min=None, max=None, step=None, choices=None) -> Any:
+    """A dataclass field that carries its range, choices and help text (read by nodes and CLI)."""
+    meta = {"help": help, "min": min, "max": max, "step": step, "choices": tuple(choices) if choices else None}
+    return field(default=default, metadata=meta)
+
+
+def dtype_from_name(name: str) -> torch.dtype:
+    """"fp32" / "fp16" / "bf16" -> the torch dtype (the one map of these names)."""
+    if name not in _DTYPES:
+        raise OptionError(f"precision must be one of {', '.join(_DTYPES)}, not {name!r}.")
+    return _DTYPES[name]
+
+
+def parse_precision(name: str, device) -> torch.dtype:
+    """"fp32" / "fp16" / "bf16" / "auto" -> the compute dtype on ``device``.
+
+    ``auto`` is fp32 on a CPU and fp16 on a GPU. fp16 on a CPU is refused by the
+    networks' kernels (or crawls), so it falls back to fp32 there.
+    """
+    if name not in PRECISIONS:
+        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {name!r}.")
+    on_cpu = torch.device(device).type == "cpu"
+    if name == "auto":
+        return torch.float32 if on_cpu else torch.float16
+    if name == "fp16" and on_cpu:
+        return torch.float32
+    return dtype_from_name(name)
+
+
+class _Checked:
+    """Coerces and checks every field after ``__init__`` (see the module notes)."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = _coerce(f, getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+
+    @classmethod
+    def from_values(cls, values: dict):
+        """Build from a mapping that may hold other keys too (a node's inputs, parsed CLI flags)."""
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(f: dataclasses.Field, value):
+    name, meta = f.name, f.metadata
+    kind = type(f.default)
+    if meta.get("choices"):
+        if value not in meta["choices"]:
+            raise OptionError(f"{name} must be one of {', '.join(map(str, meta['choices']))}, not {value!r}.")
+        return value
+    if kind is bool:
+        if not isinstance(value, (bool, int)) or isinstance(value, float):
+            raise OptionError(f"{name} must be true or false, not {value!r}.")
+        return bool(value)
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = kind(value)
+            except (TypeError, ValueError):
+                raise OptionError(f"{name} must be a number, not {value!r}.") from None
+        if not math.isfinite(value):
+            raise OptionError(f"{name} is {value}; it must be a finite number{_range_text(meta)}.")
+        if kind is int and value != int(value):
+            raise OptionError(f"{name} must be a whole number, not {value!r}.")
+        value = kind(value)
+        low, high = meta.get("min"), meta.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise OptionError(f"{name} = {value:g} is out of range{_range_text(meta)}.")
+        return value
+    return value
+
+
+def _range_text(meta) -> str:
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and high is not None:
+        return f" ({low:g} to {high:g})"
+    if low is not None:
+        return f" (at least {low:g})"
+    return ""
+
+
+# -- the stages --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceOptions(_Checked):
+    detector: str = setting(
+        "auto", "Face detector. auto: InsightFace when its files are installed, else MTCNN; with a mask "
+        "or face box, crop around it. cat: cat faces (OpenCV). bbox: only the mask or face box. none: "
+        "the image already is the face.", choices=CROP_MODES)
+    face_index: int = setting(0, "Which detected face to animate (0 = the largest).", min=0, max=63)
+    crop_scale: float = setting(2.3, "Crop size relative to the face (LivePortrait's 2.3).",
+                                min=1.0, max=4.0, step=0.05)
+    vx_ratio: float = setting(0.0, "Horizontal shift of the crop, in crop sizes (negative = left).",
+                              min=-0.5, max=0.5, step=0.005)
+    vy_ratio: float = setting(-0.125, "Vertical shift of the crop, in crop sizes (negative = up).",
+                              min=-0.5, max=0.5, step=0.005)
+    rotate: bool = setting(True, "Straighten a tilted head in the crop.")
+    max_side: int = setting(
+        1280, "Shrink the photo so its long side is at most this many pixels before anything else "
+        "(upstream's 1280); the output has that size. 0 = keep the full size (memory grows with it).",
+        min=0, max=16384, step=16)
+
+
+@dataclass(frozen=True)
+class AudioOptions(_Checked):
+    fps: float = setting(25.0, "Frame rate of the video to make (JoyVASA was trained at 25).",
+                         min=1.0, max=120.0, step=1.0)
+
+
+@dataclass(frozen=True)
+class SampleOptions(_Checked):
+    preset: str = setting(
+        CUSTOM_PRESET, "custom: use cfg_scale below. Any other preset sets cfg_scale as that preset "
+        "does (see the README's preset table).", choices=PRESETS)
+    cfg_scale: float = setting(2.0, "Classifier-free guidance on the audio: higher follows the speech "
+                                    "more strongly (upstream: 2.0 README, 2.8 CLI, 4.0 app).",
+                               min=0.0, max=10.0, step=0.1)
+    sampler: str = setting("ddpm", "ddpm: all diffusion steps (upstream, faithful). ddim: deterministic, "
+                                   "your step count (10 to 25 is a good trade).", choices=SAMPLERS)
+    steps: int = setting(0, "Sampling steps for ddim; 0 = the sampler's default (ddpm always uses all).",
+                         min=0, max=1000)
+    seed: int = setting(0, "Random seed: the same seed gives the same motion.", min=0, max=SEED_MAX)
+    smoothing: float = setting(UPSTREAM_SMOOTHING, "Smoothing of head pose, scale and position over time: 0 = none, "
+                                     "0.99 = upstream (a calm head). The expression is never smoothed.",
+                               min=0.0, max=0.999, step=0.001)
+    pe_variant: str = setting("constant_row", "Positional encoding of the denoiser. constant_row is what "
+                                              "the released weights were trained with; per_position is "
+                                              "upstream's later fix.", choices=PE_VARIANTS)
+    timing: str = setting("aligned", "aligned: exactly fps x duration frames, lips in sync. upstream: "
+                                     "upstream's count (3 extra frames, lips ~80 ms late).", choices=TIMINGS)
+
+    def resolved(self) -> "SampleOptions":
+        """With a preset's cfg_scale applied (``preset`` custom: unchanged)."""
+        if self.preset == CUSTOM_PRESET:
+            return self
+        return self.replace(preset=CUSTOM_PRESET, cfg_scale=DRIVING_PRESETS[self.preset]["cfg_scale"])
+
+
+@dataclass(frozen=True)
+class EditOptions(_Checked):
+    expression_scale: float = setting(1.0, "Facial expression change times this (0 = still face).",
+                                      min=0.0, max=3.0, step=0.05)
+    pose_scale: float = setting(1.0, "Head movement (rotation, position, scale) times this (0 = still head).",
+                                min=0.0, max=3.0, step=0.05)
+
+
+@dataclass(frozen=True)
+class RenderOptions(_Checked):
+    preset: str = setting(
+        CUSTOM_PRESET, "custom: use the switches below. upstream_app / upstream_cli: upstream's Gradio app "
+        "or command line; recommended: ours (see the README's preset table).", choices=PRESETS)
+    driving_option: str = setting(
+        "expression-friendly", "expression-friendly: the motion is scaled to the portrait's own face size "
+        "on frame 0 (upstream's default; needs relative_motion). pose-friendly: the motion is applied as "
+        "generated.", choices=DRIVING_OPTIONS)
+    driving_multiplier: float = setting(1.0, "Scales how far the keypoints move from the portrait's own "
+                                             "(1 = as generated).", min=0.0, max=3.0, step=0.05)
+    stitching: bool = setting(True, "Keep the shoulders still and the face seamless (LivePortrait "
+                                    "stitching). Upstream recommends it off for animals.")
+    relative_motion: bool = setting(True, "Upstream's relative_motion: with expression-friendly driving, "
+                                          "scale the motion to the portrait's face (off: as generated).")
+    region: str = setting("all", "What moves: all; exp: the face, head held; pose: the head, face held; "
+                                 "lip: only the lips (head held). Animals always move all.",
+                          choices=ANIMATION_REGIONS)
+    lip_normalize: bool = setting(False, "Close an open mouth in the portrait first (needs 203 landmarks: "
+                                         "the insightface detector with landmark.onnx installed).")
+    paste_back: bool = setting(True, "On: frames are the whole photo. Off: the 512x512 face crop.")
+    frames_per_batch: int = setting(0, "Frames rendered per network call. 0 = auto: 1 on a CPU (batching "
+                                       "gains nothing there), 8 on a GPU. Lower it if memory runs out.",
+                                    min=0, max=64)
+
+    def resolved(self) -> "RenderOptions":
+        """With a preset's driving switches applied (``preset`` custom: unchanged)."""
+        if self.preset == CUSTOM_PRESET:
+            return self
+        values = DRIVING_PRESETS[self.preset]
+        own = {f.name for f in dataclasses.fields(self)}
+        return self.replace(preset=CUSTOM_PRESET, **{k: v for k, v in values.items() if k in own})
+
+    def frames_per_call(self, device) -> int:
+        """``frames_per_batch``, or when 0: 1 on CPU (each frame in flight costs ~0.45 GB of
+        activations and batching gains nothing), 8 on a GPU (where batches pay off)."""
+        if self.frames_per_batch:
+            return self.frames_per_batch
+        return 1 if torch.device(device).type == "cpu" else 8
+
+
+STAGE_OPTIONS = (SourceOptions, AudioOptions, SampleOptions, EditOptions, RenderOptions)
