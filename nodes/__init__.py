@@ -12,16 +12,10 @@ register_model_folders()
 
 from .animate import Animate  # noqa: E402
 from .loaders import LoadLivePortrait, LoadMotionGenerator  # noqa: E402
-from .stages import (  # noqa: E402
-    EditMotion,
-    EncodeAudio,
-    ExtractSource,
-    LoadMotion,
-    Render,
-    RenderToVideo,
-    SampleMotion,
-    SaveMotion,
-)
+from .motion import EditMotion, EncodeAudio, SampleMotion  # noqa: E402
+from .motion_files import LoadMotion, SaveMotion  # noqa: E402
+from .render import Render, RenderToVideo  # noqa: E402
+from .source import ExtractSource  # noqa: E402
 
 NODES: list[type[io.ComfyNode]] = [
     LoadLivePortrait,

@@ -6,7 +6,8 @@ from comfy_api.latest import io
 
 from . import model_files as files
 from . import types
-from .runtime import DEVICES, MODEL_CACHE, PRECISIONS, ModelHandle, file_key, make_room, pick_device, pick_dtype
+from .models import MODEL_CACHE, ManagedModel, file_key, manage
+from .runtime import DEVICES, offload_device_for, pick_device, pick_dtype
 
 NETWORK_TOOLTIPS = {
     "appearance_feature_extractor": "Appearance feature extractor (F).",
@@ -40,7 +41,7 @@ class LoadLivePortrait(io.ComfyNode):
                 ],
                 io.Combo.Input("device", options=list(DEVICES), default="auto",
                                tooltip="'auto' uses ComfyUI's device (GPU when there is one)."),
-                io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
+                io.Combo.Input("precision", options=list(_precisions()), default="auto",
                                tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
                 io.Combo.Input("download", options=["off", *files.LIVEPORTRAIT_REPOS], default="off",
                                tooltip="Download missing 'auto' files from this Hugging Face repository "
@@ -55,12 +56,12 @@ class LoadLivePortrait(io.ComfyNode):
         target = pick_device(device)
         dtype = pick_dtype(precision, target)
 
-        def load() -> ModelHandle:
+        def load() -> ManagedModel:
             from joyvasa import pipeline
 
-            make_room(target, _file_bytes(paths.values()))
-            models = pipeline.load_liveportrait(paths, device=target, dtype=dtype, kind=mode)
-            return ModelHandle(models, f"LivePortrait ({mode})", target, dtype, dict(paths))
+            offload = offload_device_for(target)
+            renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=mode)
+            return manage(renderer, renderer.networks(), f"LivePortrait ({mode})", target, offload, dtype, paths)
 
         key = ("liveportrait", mode, file_key(paths), str(target), str(dtype))
         return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
@@ -101,26 +102,23 @@ class LoadMotionGenerator(io.ComfyNode):
         target = pick_device(device)
         paths = {"checkpoint": checkpoint_path, "template": template_path, "audio_encoder": encoder_path}
 
-        def load() -> ModelHandle:
+        def load() -> ManagedModel:
+            import torch
+
             from joyvasa import pipeline
 
-            make_room(target, _file_bytes([checkpoint_path]))
+            offload = offload_device_for(target)
             bundle = pipeline.load_motion_generator(
-                checkpoint_path, template_path, audio_encoder_path=encoder_path, device=target
+                checkpoint_path, template_path, audio_encoder_path=encoder_path, device=offload
             )
-            return ModelHandle(bundle, "motion generator", target, _torch().float32, paths)
+            networks = torch.nn.ModuleDict({"generator": bundle.generator})
+            return manage(bundle, networks, "motion generator", target, offload, torch.float32, paths)
 
         key = ("motion_generator", file_key(paths), str(target))
         return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
 
 
-def _file_bytes(paths) -> int:
-    import os
+def _precisions() -> tuple[str, ...]:
+    from joyvasa.options import PRECISIONS
 
-    return sum(os.path.getsize(p) for p in paths if p and os.path.isfile(p))
-
-
-def _torch():
-    import torch
-
-    return torch
+    return PRECISIONS

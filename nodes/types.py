@@ -6,9 +6,9 @@ that an output of one type goes into an input of the same type.
 
 from comfy_api.latest import io
 
-# ModelHandle around joyvasa.liveportrait.LivePortraitModels
+# nodes.models.ManagedModel around joyvasa.liveportrait.LivePortraitModels (the renderer)
 LivePortrait = io.Custom("JOYVASA_LIVEPORTRAIT")
-# ModelHandle around joyvasa.motion.MotionGeneratorBundle (generator + motion template)
+# nodes.models.ManagedModel around joyvasa.motion.MotionGeneratorBundle (generator + motion template)
 MotionGenerator = io.Custom("JOYVASA_MOTION_GENERATOR")
 # joyvasa.pipeline.Source: the cropped portrait's appearance volume, keypoints and crop
 Source = io.Custom("JOYVASA_SOURCE")

@@ -205,8 +205,9 @@ def import_comfyui_in_process():
     venv = comfyui_environment()
     # Appended, not prepended: ComfyUI's tree has top-level names (utils, app,
     # tests, main, nodes, ...) that must not shadow anything of the test process.
-    # Nothing imported here needs the torchvision/torchaudio stand-ins.
-    for path in (str(root), str(_venv_site_packages(venv))):
+    # comfy.model_patcher (used by the pack's model management) reaches modules that import
+    # torchvision at module level: the test-only stand-ins serve them.
+    for path in (str(root), str(_venv_site_packages(venv)), str(STUBS_DIR)):
         if path not in sys.path:
             sys.path.append(path)
     import comfy.options

@@ -82,8 +82,7 @@ def test_every_node_has_a_help_page(node_classes):
 
 def test_pack_import_is_light(pack):
     """Importing the pack registers folders but loads no model and no heavy library module."""
-    heavy = [m for m in ("joyvasa.pipeline", "joyvasa.liveportrait.loading", "joyvasa.motion.loading",
-                         "transformers", "huggingface_hub") if m in sys.modules]
+    heavy = [m for m in ("joyvasa.pipeline", "transformers", "huggingface_hub") if m in sys.modules]
     # Other tests in this process may have imported them; check in a fresh interpreter instead.
     import subprocess
 
@@ -93,8 +92,10 @@ def test_pack_import_is_light(pack):
         "import importlib.util\n"
         "spec = importlib.util.spec_from_file_location('p', %r, submodule_search_locations=[%r])\n"
         "m = importlib.util.module_from_spec(spec); sys.modules['p'] = m; spec.loader.exec_module(m)\n"
-        "bad = [n for n in ('joyvasa.pipeline', 'joyvasa.liveportrait.loading', 'joyvasa.motion.loading',"
-        " 'transformers', 'huggingface_hub') if n in sys.modules]\n"
+        # The widgets read joyvasa.options (the network classes' modules, no weights); the
+        # pipeline, the speech encoder's library, and the hub client wait for a run.
+        "bad = [n for n in ('joyvasa.pipeline', 'transformers', 'huggingface_hub')"
+        " if n in sys.modules]\n"
         "print('HEAVY', bad)\n"
     ) % ([str(REPO_ROOT)], str(REPO_ROOT / "__init__.py"), str(REPO_ROOT))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -102,12 +103,41 @@ def test_pack_import_is_light(pack):
     del heavy
 
 
-def test_detector_choices_match_the_library(pack):
-    from joyvasa.face.crop import CROP_MODES
+def test_widgets_take_defaults_ranges_and_choices_from_the_library(node_classes):
+    """Every widget named after an option field shows that field's default, range and choices."""
+    import dataclasses
 
-    from joyvasa_comfy_pack.nodes import stages
+    from joyvasa.options import STAGE_OPTIONS
 
-    assert sorted(stages.DETECTORS) == sorted(CROP_MODES)
+    fields = {f.name: f for cls in STAGE_OPTIONS for f in dataclasses.fields(cls)}
+    checked = 0
+    for node_id, cls in node_classes.items():
+        info = cls.GET_NODE_INFO_V1()["input"]
+        for name, spec in {**info.get("required", {}), **info.get("optional", {})}.items():
+            if name not in fields:
+                continue
+            field, options = fields[name], spec[1] if len(spec) > 1 else {}
+            assert options.get("default") == field.default, (node_id, name)
+            if field.metadata["choices"]:
+                listed = spec[0] if isinstance(spec[0], list) else options.get("options")
+                assert list(listed) == list(field.metadata["choices"]), (node_id, name)
+            elif field.metadata["min"] is not None:
+                assert (options["min"], options["max"]) == (field.metadata["min"], field.metadata["max"]), (node_id, name)
+            checked += 1
+    assert checked > 40  # Extract Source, Encode Audio, Sample/Edit Motion, Render x2 and Animate
+
+
+def test_bad_numbers_from_the_api_are_node_errors_naming_the_input(node_classes):
+    from joyvasa.options import OptionError, SampleOptions
+
+    values = {f: getattr(SampleOptions(), f) for f in ("preset", "sampler", "steps", "seed", "smoothing",
+                                                       "pe_variant", "timing")}
+    with pytest.raises(OptionError, match="cfg_scale is nan; it must be a finite number"):
+        node_classes["JoyVASASampleMotion"].execute(motion_generator=None, audio_features=None,
+                                                    cfg_scale=float("nan"), **values)
+    with pytest.raises(OptionError, match="fps is nan"):
+        node_classes["JoyVASAEncodeAudio"].execute(motion_generator=None, audio={
+            "waveform": torch.zeros(1, 1, 1600), "sample_rate": 16000}, fps=float("nan"))
 
 
 def test_model_folders_keep_extra_model_paths_and_list_only_model_files(pack, tmp_path, monkeypatch):
@@ -203,30 +233,29 @@ def test_official_download_plan_matches_the_repository_layout(pack):
 
 
 def test_batches_of_portraits_or_clips_are_refused(pack):
-    from joyvasa_comfy_pack.nodes import runtime
+    from joyvasa_comfy_pack.nodes import convert
 
-    with pytest.raises(ValueError, match="one portrait at a time.*batch of 2"):
-        runtime.single_image(torch.zeros(2, 64, 64, 3))
+    with pytest.raises(ValueError, match="one portrait per run.*batch of 2|batch of 2.*one portrait per run"):
+        convert.one_image(torch.zeros(2, 64, 64, 3))
     with pytest.raises(ValueError, match="one clip at a time"):
-        runtime.single_audio({"waveform": torch.zeros(2, 1, 100), "sample_rate": 16000})
-    with pytest.raises(ValueError, match="same size"):
-        runtime.single_mask(torch.zeros(1, 64, 64), 32, 32)
-    assert runtime.single_image(torch.rand(1, 8, 6, 4)).shape == (8, 6, 3)
-    assert runtime.parse_box("") is None
-    assert runtime.parse_box("10, 20, 110, 140") == (10.0, 20.0, 110.0, 140.0)
-    with pytest.raises(ValueError, match="x0, y0, x1, y1"):
-        runtime.parse_box("10, 20, 5")
+        convert.one_clip({"waveform": torch.zeros(2, 1, 100), "sample_rate": 16000})
+    with pytest.raises(ValueError, match="batch of 2 masks"):
+        convert.one_mask(torch.zeros(2, 64, 64))
+    assert convert.one_image(torch.rand(1, 8, 6, 4)).shape == (8, 6, 4)
+    waveform, rate = convert.one_clip({"waveform": torch.zeros(1, 2, 100), "sample_rate": 44100})
+    assert waveform.shape == (2, 100) and rate == 44100
 
 
 def test_model_cache_shares_loaded_models_and_releases_them(pack):
-    from joyvasa_comfy_pack.nodes.runtime import ModelCache, ModelHandle
+    from joyvasa_comfy_pack.nodes.models import ModelCache, manage
 
     cache = ModelCache()
     loads = []
 
     def load():
         loads.append(1)
-        return ModelHandle(torch.nn.Linear(2, 2), "test", torch.device("cpu"), torch.float32)
+        net = torch.nn.Linear(2, 2)
+        return manage(net, net, "test", torch.device("cpu"), torch.device("cpu"), torch.float32, {})
 
     first = cache.get_or_load(("k",), load)
     assert cache.get_or_load(("k",), load) is first and len(loads) == 1
@@ -235,6 +264,24 @@ def test_model_cache_shares_loaded_models_and_releases_them(pack):
     assert len(cache) == 0  # nothing holds it any more: released
     cache.get_or_load(("k",), load)
     assert len(loads) == 2
+
+
+def test_models_are_loaded_by_comfy_model_management_and_released_by_unload(pack):
+    """ready() registers the networks with ComfyUI's loaded models; Unload models (what
+    POST /free runs) takes them off that list again, so ComfyUI can give the memory to others."""
+    import comfy.model_management as mm
+
+    from joyvasa_comfy_pack.nodes.models import manage
+
+    networks = torch.nn.ModuleDict({"generator": torch.nn.Linear(4, 4)})
+    managed = manage(object(), networks, "test", torch.device("cpu"), torch.device("cpu"), torch.float32, {})
+    managed.ready()
+    assert any(m.model is managed.patcher for m in mm.current_loaded_models)
+    mm.unload_all_models()
+    assert not any(m.model is managed.patcher for m in mm.current_loaded_models)
+    managed.ready()  # and loads again on the next run
+    assert any(m.model is managed.patcher for m in mm.current_loaded_models)
+    mm.unload_all_models()
 
 
 def test_progress_reports_and_cancel_interrupts(pack):
@@ -276,14 +323,12 @@ def _motion(frames=6, fps=5.0):
 
 def test_edit_motion_node_uses_the_library_edits(node_classes):
     motion = _motion()
-    out = node_classes["JoyVASAEditMotion"].execute(motion=motion, expression_scale=0.0, pose_scale=1.0,
-                                                    region="all")
+    out = node_classes["JoyVASAEditMotion"].execute(motion=motion, expression_scale=0.0, pose_scale=1.0)
     (edited,) = out.result
     torch.testing.assert_close(edited.exp, motion.exp[:1].expand_as(motion.exp))
     torch.testing.assert_close(edited.yaw, motion.yaw)
-    (lips,) = node_classes["JoyVASAEditMotion"].execute(motion=motion, expression_scale=1.0, pose_scale=1.0,
-                                                        region="lip").result
-    torch.testing.assert_close(lips.yaw, motion.yaw[:1].expand_as(motion.yaw))
+    (still,) = node_classes["JoyVASAEditMotion"].execute(motion=motion, expression_scale=1.0, pose_scale=0.0).result
+    torch.testing.assert_close(still.yaw, motion.yaw[:1].expand_as(motion.yaw))
 
 
 def test_save_then_load_motion(node_classes, tmp_path, monkeypatch):
