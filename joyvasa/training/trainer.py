@@ -132,8 +132,12 @@ def validation_loss(objective: TwoClipObjective, batches, device, seed: int = 12
 
 
 def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: nn.Module | None = None,
-          audio_encoder_dir=None, device=None, progress: bool = True) -> Path:
-    """Train (or resume the run in ``run_dir``) up to ``config.max_steps``; returns the last checkpoint."""
+          audio_encoder_dir=None, device=None, progress: bool = True, stop_after: int | None = None) -> Path:
+    """Train (or resume the run in ``run_dir``) up to ``config.max_steps``; returns the last checkpoint.
+
+    ``stop_after``: save and return at this step (a time-limited job); the
+    schedule still runs to ``max_steps`` when the run is resumed.
+    """
     dist_env = _Distributed(device)
     device = dist_env.device
     run_dir = Path(run_dir)
@@ -192,7 +196,8 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
         bar = tqdm(total=config.max_steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
     last_path = resume_from
     started = time.perf_counter()
-    while step < config.max_steps:
+    end_step = config.max_steps if stop_after is None else min(stop_after, config.max_steps)
+    while step < end_step:
         batch = {k: v.to(device) for k, v in train_data.sample_batch(config.batch_size, data_rng).items()}
         with autocast:
             loss, terms = model(**batch)
@@ -215,13 +220,13 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
         if not dist_env.main:
             continue
         val = validation_loss(objective, val_batches, device) if val_batches and step % config.val_every == 0 else None
-        if step % config.log_every == 0 or val is not None or step == config.max_steps:
+        if step % config.log_every == 0 or val is not None or step == end_step:
             row = {"step": step, "lr": f"{scheduler.get_last_lr()[0]:.3e}", "loss": f"{loss.item():.6f}",
                    "val_loss": "" if val is None else f"{val:.6f}", "seconds": f"{time.perf_counter() - started:.1f}"}
             row.update({name: f"{value.item():.6f}" for name, value in terms.items()})
             writer.writerow(row)
             log_file.flush()
-        if step % config.save_every == 0 or step == config.max_steps:
+        if step % config.save_every == 0 or step == end_step:
             resume_state = {
                 "model": generator.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "ema": ema, "step": step,
