@@ -300,22 +300,30 @@ def encode_audio_window(
     inference tensors (``.clone()`` them outside inference mode before any
     in-place change).
     """
+    with torch.inference_mode():
+        return audio_hidden_states(encoder, audio, n_frames, fps)
+
+
+def audio_hidden_states(
+    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: int = VIDEO_FPS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`encode_audio_window` without inference mode, so gradients can flow
+    (training); the encoder's own train/eval mode decides dropout and layerdrop."""
     if audio.ndim == 1:
         audio = audio.unsqueeze(0)
     if audio.ndim != 2:
         raise ValueError(f"encode_audio_window expects audio of shape (B, samples), got {tuple(audio.shape)}.")
     parameter = next(encoder.parameters())
     n_features = 2 * n_frames
-    with torch.inference_mode():
-        audio = audio.to(device=parameter.device, dtype=parameter.dtype)
-        conv_features = encoder.feature_extractor(pad_audio_for_features(audio))  # (B, 512, L50)
-        # Upstream cuts to the 50 Hz frames of `n_features` frames at `fps`, then
-        # resamples to `n_features` (a no-op for whole JoyVASA windows).
-        conv_features = conv_features[:, :, : round(n_features * FEATURE_RATE / fps)]
-        conv_features = resample_frames(conv_features, n_features).transpose(1, 2)  # (B, 2n, 512)
-        projected = encoder.feature_projection(conv_features)
-        if isinstance(projected, tuple):  # wav2vec2 also returns the normalised input
-            projected = projected[0]
-        hidden_2x = encoder.encoder(projected).last_hidden_state  # (B, 2n, hidden)
-        hidden = resample_frames(hidden_2x.transpose(1, 2), n_frames).transpose(1, 2)  # (B, n, hidden)
+    audio = audio.to(device=parameter.device, dtype=parameter.dtype)
+    conv_features = encoder.feature_extractor(pad_audio_for_features(audio))  # (B, 512, L50)
+    # Upstream cuts to the 50 Hz frames of `n_features` frames at `fps`, then
+    # resamples to `n_features` (a no-op for whole JoyVASA windows).
+    conv_features = conv_features[:, :, : round(n_features * FEATURE_RATE / fps)]
+    conv_features = resample_frames(conv_features, n_features).transpose(1, 2)  # (B, 2n, 512)
+    projected = encoder.feature_projection(conv_features)
+    if isinstance(projected, tuple):  # wav2vec2 also returns the normalised input
+        projected = projected[0]
+    hidden_2x = encoder.encoder(projected).last_hidden_state  # (B, 2n, hidden)
+    hidden = resample_frames(hidden_2x.transpose(1, 2), n_frames).transpose(1, 2)  # (B, n, hidden)
     return hidden_2x, hidden

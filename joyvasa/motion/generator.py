@@ -24,6 +24,17 @@ from .schedule import DiffusionSchedule
 # the network always has its constructor default, whatever args.n_heads says.
 # The head count cannot be read from weight shapes; this is the only fixed value.
 UPSTREAM_DENOISER_HEADS = 8
+# Checkpoints written by joyvasa.train set this in their args: their n_heads is
+# the network's, so it is honoured (upstream's args.n_heads is not, see above).
+HEADS_WIRED_ARG = "n_heads_wired"
+
+
+def denoiser_heads(options: Mapping[str, Any]) -> int:
+    """The head count of a checkpoint's denoiser: args.n_heads where the file says
+    it was wired into the network (``n_heads_wired``), else upstream's fixed 8."""
+    if options.get(HEADS_WIRED_ARG) and options.get("n_heads") is not None:
+        return int(options["n_heads"])
+    return UPSTREAM_DENOISER_HEADS
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class MotionGeneratorConfig:
             n_prev_motions=n_prev,
             n_motions=n_tokens - n_prev,
             n_layers=len(layer_ids),
-            n_heads=UPSTREAM_DENOISER_HEADS,
+            n_heads=denoiser_heads(options),
             ffn_dim=ffn_dim,
             n_diff_steps=n_diff_steps,
             fps=float(options.get("fps", 25)),
@@ -91,6 +102,8 @@ class MotionGeneratorConfig:
                     f"The checkpoint's args say {name}={options[name]} but its weights have "
                     f"{name}={getattr(config, name)}; the file is inconsistent."
                 )
+        if config.feature_dim % config.n_heads:
+            raise ValueError(f"The checkpoint's n_heads={config.n_heads} does not divide feature_dim={config.feature_dim}.")
         if config.pad_mode not in ("zero", "replicate"):
             raise ValueError(f"The checkpoint's pad_mode '{config.pad_mode}' is not 'zero' or 'replicate'.")
         return config
@@ -179,7 +192,7 @@ def warn_unwired_args(args: Any) -> None:
     """Upstream ignores args.n_layers / n_heads; say so if they disagree with the model."""
     options = dict(vars(args)) if hasattr(args, "__dict__") else dict(args or {})
     heads = options.get("n_heads")
-    if heads is not None and int(heads) != UPSTREAM_DENOISER_HEADS:
+    if heads is not None and int(heads) != UPSTREAM_DENOISER_HEADS and not options.get(HEADS_WIRED_ARG):
         warnings.warn(
             f"The checkpoint's args say n_heads={heads}; upstream never passes it to the network, "
             f"which always has {UPSTREAM_DENOISER_HEADS} heads. Using {UPSTREAM_DENOISER_HEADS}.",

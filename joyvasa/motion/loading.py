@@ -94,7 +94,15 @@ def _split_container(container: object, path) -> tuple[object, "OrderedDict[str,
     return args, state_dict
 
 
-def _load_audio_encoder(config: MotionGeneratorConfig, state_dict, path, audio_encoder_path):
+def _encoder_config(args) -> dict | None:
+    """``args.audio_encoder_config`` (config.json fields joyvasa.train stores for an
+    encoder that is not the base size), else None: the base HuBERT / wav2vec2 shape."""
+    options = dict(vars(args)) if hasattr(args, "__dict__") else dict(args or {})
+    value = options.get("audio_encoder_config")
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+def _load_audio_encoder(config: MotionGeneratorConfig, state_dict, path, audio_encoder_path, args=None):
     from joyvasa.audio import build_audio_encoder, load_audio_encoder_dir, load_audio_encoder_state
 
     encoder_state = OrderedDict(
@@ -102,7 +110,7 @@ def _load_audio_encoder(config: MotionGeneratorConfig, state_dict, path, audio_e
     )
     if encoder_state:
         # The checkpoint's (fine-tuned) encoder always wins, as upstream.
-        encoder = build_audio_encoder(config.audio_model)
+        encoder = build_audio_encoder(config.audio_model, _encoder_config(args))
         load_audio_encoder_state(encoder, encoder_state, path)
         return encoder
     if audio_encoder_path is None:
@@ -143,7 +151,7 @@ def load_motion_generator(
         raise CheckpointError(f"Model file '{os.fspath(checkpoint_path)}': {err}") from None
     warn_unwired_args(args)
 
-    encoder = _load_audio_encoder(config, state_dict, checkpoint_path, audio_encoder_path)
+    encoder = _load_audio_encoder(config, state_dict, checkpoint_path, audio_encoder_path, args)
     generator = MotionGenerator(config, encoder)
 
     own_state = OrderedDict(

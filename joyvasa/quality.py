@@ -1,0 +1,153 @@
+"""Motion/audio measures that need no model weights.
+
+* lip sync: Pearson correlation between the lip opening and the audio loudness,
+  per frame, at lag 0 and at the best lag within +-``max_lag`` frames;
+* seam jumps: how much larger the frame-to-frame change is across window seams
+  than elsewhere (1 = seams are invisible);
+* smoothness: mean squared acceleration (second difference per frame) of the
+  expression and of the head pose, the paper's smoothness term used as a metric.
+
+Lip opening is the vertical extent (max - min of y) of the six lip keypoints'
+expression offsets: the lips moving apart grows it. Loudness is the RMS of the
+16 kHz audio over each frame's 1/fps seconds.
+
+    python -m joyvasa.quality MOTION.safetensors AUDIO [--window-frames 100] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from joyvasa.motion.motion import LIP_KEYPOINTS, Motion
+from joyvasa.motion.windows import LEAD_PAD_FRAMES
+
+AUDIO_SAMPLE_RATE = 16000
+
+
+def lip_opening(motion: Motion) -> torch.Tensor:
+    """(N,) vertical extent of the lip keypoints' expression offsets."""
+    lips_y = motion.exp[:, list(LIP_KEYPOINTS), 1].float()
+    return lips_y.max(dim=1).values - lips_y.min(dim=1).values
+
+
+def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float = 25.0) -> torch.Tensor:
+    """(n_frames,) RMS of each frame's span of mono 16 kHz audio (zero-padded past the end)."""
+    audio = torch.as_tensor(audio_16k).float().reshape(-1)
+    edges = [round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)]
+    audio = torch.nn.functional.pad(audio, (0, max(0, edges[-1] - audio.numel())))
+    return torch.stack([audio[a:b].pow(2).mean().sqrt() if b > a else audio.new_zeros(())
+                        for a, b in zip(edges[:-1], edges[1:])])
+
+
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    denominator = (a.norm() * b.norm()).item()
+    return float((a @ b).item() / denominator) if denominator > 0 else 0.0
+
+
+def lagged_correlation(follower: torch.Tensor, leader: torch.Tensor, lag: int) -> float:
+    """corr(follower[k + lag], leader[k]): positive lag = the follower comes later."""
+    if lag >= 0:
+        return _correlation(follower[lag:], leader[:leader.numel() - lag])
+    return _correlation(follower[:lag], leader[-lag:])
+
+
+def lip_sync(motion: Motion, audio_16k: torch.Tensor, max_lag: int = 10) -> dict:
+    """{'correlation': at lag 0, 'best_lag': frames (positive = lips late), 'best_correlation'}."""
+    if len(motion) < 2 * max_lag + 3:
+        raise ValueError(f"lip_sync needs more than {2 * max_lag + 2} frames to search lags of +-{max_lag}; "
+                         f"the motion has {len(motion)}. Lower max_lag.")
+    opening = lip_opening(motion)
+    loudness = audio_loudness(audio_16k, len(motion), motion.fps)
+    by_lag = {lag: lagged_correlation(opening, loudness, lag) for lag in range(-max_lag, max_lag + 1)}
+    best = max(by_lag, key=lambda lag: (by_lag[lag], -abs(lag)))
+    return {"correlation": by_lag[0], "best_lag": best, "best_correlation": by_lag[best]}
+
+
+def motion_rows(motion: Motion) -> torch.Tensor:
+    """(N, 70): exp (63) then scale, t, pitch, yaw, roll, as LivePortrait gives them."""
+    n = len(motion)
+    return torch.cat([motion.exp.reshape(n, 63), motion.scale, motion.t, motion.pitch, motion.yaw, motion.roll],
+                     dim=1).float()
+
+
+def seam_jump_ratio(motion: Motion, window_frames: int = 100, first_seam: int | None = None) -> float:
+    """Mean frame-to-frame change (L2 over the 70 values) into seam frames / elsewhere.
+
+    Seams are the first frames of windows 2, 3, ...: frame ``first_seam + k *
+    window_frames``; by default ``window_frames - 2``, where they fall in motion
+    sampled with ``timing="aligned"`` (which drops the 2 lead frames). NaN when
+    the motion has no seam.
+    """
+    first_seam = window_frames - LEAD_PAD_FRAMES if first_seam is None else first_seam
+    steps = (motion_rows(motion)[1:] - motion_rows(motion)[:-1]).norm(dim=1)  # steps[k]: frame k -> k + 1
+    seams = [s - 1 for s in range(first_seam, len(motion), window_frames) if s >= 1]
+    if not seams:
+        return float("nan")
+    at_seam = torch.zeros_like(steps, dtype=torch.bool)
+    at_seam[seams] = True
+    elsewhere = steps[~at_seam].mean().item()
+    return float(steps[at_seam].mean().item() / elsewhere) if elsewhere > 0 else float("inf")
+
+
+def mean_squared_acceleration(motion: Motion) -> dict:
+    """{'expression': ..., 'pose': ...}: mean of the squared second differences per frame
+    (pose: pitch/yaw/roll in degrees)."""
+    exp = motion.exp.reshape(len(motion), -1).float()
+    pose = torch.cat([motion.pitch, motion.yaw, motion.roll], dim=1).float()
+
+    def accel(x):
+        return float((x[2:] - 2 * x[1:-1] + x[:-2]).pow(2).mean().item()) if x.shape[0] > 2 else float("nan")
+
+    return {"expression": accel(exp), "pose": accel(pose)}
+
+
+def measure(motion: Motion, audio_16k: torch.Tensor | None = None, window_frames: int = 100,
+            max_lag: int = 10) -> dict:
+    result = {"frames": len(motion), "fps": motion.fps,
+              "seam_jump_ratio": seam_jump_ratio(motion, window_frames),
+              "mean_squared_acceleration": mean_squared_acceleration(motion)}
+    if audio_16k is not None:
+        result["lip_sync"] = lip_sync(motion, audio_16k, max_lag)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m joyvasa.quality", description=__doc__.split("\n\n")[0])
+    parser.add_argument("motion", help="a motion file saved by Motion.save (.safetensors)")
+    parser.add_argument("audio", nargs="?", help="the audio it was made from (any format PyAV reads)")
+    parser.add_argument("--window-frames", type=int, default=100, help="frames per generator window (100)")
+    parser.add_argument("--max-lag", type=int, default=10, help="lip-sync lag search range in frames (10)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = parser.parse_args(argv)
+    try:
+        motion = Motion.load(args.motion)
+        audio = None
+        if args.audio:
+            from joyvasa.audio import load_audio_file
+
+            audio = load_audio_file(args.audio)  # mono 16 kHz
+        result = measure(motion, audio, args.window_frames, args.max_lag)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"frames {result['frames']} at {result['fps']:g} fps")
+    if "lip_sync" in result:
+        sync = result["lip_sync"]
+        print(f"lip opening vs loudness: r = {sync['correlation']:.3f} at lag 0; best r = "
+              f"{sync['best_correlation']:.3f} at lag {sync['best_lag']:+d} frames (+ = lips late)")
+    print(f"seam jump ratio: {result['seam_jump_ratio']:.3f} (1 = seams invisible)")
+    acc = result["mean_squared_acceleration"]
+    print(f"mean squared acceleration: expression {acc['expression']:.3e}, pose {acc['pose']:.3e} deg^2")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

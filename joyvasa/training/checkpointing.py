@@ -1,0 +1,87 @@
+"""Checkpoints in the released layout, plus the state a run needs to resume.
+
+``RUN_DIR/checkpoints/step_NNNNNNN.pt`` is ``{'args': Namespace, 'model':
+state_dict, 'iter': step}`` like ``motion_generator_hubert_chinese.pt``, so
+``joyvasa.motion.load_motion_generator`` (and the nodes) load it unchanged with
+``DATA_DIR/motion_template.pkl``. With EMA on, ``model`` holds the EMA weights
+(the ones to sample with). ``step_NNNNNNN.state.pt`` beside it holds what only
+resuming needs: the raw weights, optimiser, scheduler, EMA and random states.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import torch
+
+from joyvasa.checkpoints import load_torch_file
+from joyvasa.motion import MotionGenerator
+from joyvasa.motion.generator import HEADS_WIRED_ARG
+
+from .config import TrainConfig
+
+CHECKPOINT_DIRNAME = "checkpoints"
+_STEP_FILE = re.compile(r"^step_(\d{7,})\.pt$")
+_HF_ID_KEYS = ("architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "attn_implementation")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:07d}.pt"
+
+
+def encoder_config_dict(encoder) -> dict:
+    """The encoder's config.json fields as plain values (what the loader rebuilds it from)."""
+    values = encoder.config.to_dict()
+    plain = (str, int, float, bool, type(None))
+
+    def keep(value):
+        return isinstance(value, plain) or (isinstance(value, (list, tuple)) and all(isinstance(v, plain) for v in value))
+
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()
+            if not k.startswith("_") and k not in _HF_ID_KEYS and keep(v)}
+
+
+def checkpoint_args(generator: MotionGenerator, config: TrainConfig) -> argparse.Namespace:
+    """The ``args`` saved with a checkpoint: what the loader reads, plus the training options."""
+    model = generator.config
+    return argparse.Namespace(
+        motion_feat_dim=model.motion_feat_dim, feature_dim=model.feature_dim,
+        n_prev_motions=model.n_prev_motions, n_motions=model.n_motions, n_diff_steps=model.n_diff_steps,
+        n_layers=model.n_layers, n_heads=model.n_heads, **{HEADS_WIRED_ARG: True},
+        fps=int(model.fps), pad_mode=model.pad_mode, audio_model=model.audio_model,
+        audio_encoder_config=encoder_config_dict(generator.audio_encoder),
+        pe_variant=config.pe_variant, target="sample", diff_schedule="cosine",
+        trainer="joyvasa.train", train_config={k: v for k, v in config.to_dict().items() if k != "extra"},
+    )
+
+
+def save_checkpoint(run_dir, step: int, generator: MotionGenerator, config: TrainConfig,
+                    sampling_state: dict, resume_state: dict) -> Path:
+    folder = Path(run_dir) / CHECKPOINT_DIRNAME
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / checkpoint_name(step)
+    state = {k: v.detach().cpu() for k, v in sampling_state.items()}
+    # Write to a temporary name first: a run killed mid-save leaves no half file behind.
+    for target, payload in ((path.with_suffix(".state.pt"), resume_state),
+                            (path, {"args": checkpoint_args(generator, config), "model": state, "iter": step})):
+        partial = target.with_name(target.name + ".partial")
+        torch.save(payload, partial)
+        partial.replace(target)
+    return path
+
+
+def last_checkpoint(run_dir) -> Path | None:
+    """The newest ``step_*.pt`` that has its resume state beside it, or None."""
+    folder = Path(run_dir) / CHECKPOINT_DIRNAME
+    found = []
+    for path in folder.glob("step_*.pt") if folder.is_dir() else ():
+        match = _STEP_FILE.match(path.name)
+        if match and path.with_suffix(".state.pt").is_file():
+            found.append((int(match.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def load_resume_state(checkpoint_path) -> dict:
+    return load_torch_file(Path(checkpoint_path).with_suffix(".state.pt"))

@@ -1,0 +1,69 @@
+"""Resume gives the same weights as an uninterrupted run; the CLI refuses a run without an encoder;
+a checkpoint from --init keeps the released args readable; DDP (gloo, 2 processes) runs."""
+
+import os
+
+import pytest
+import torch
+
+from joyvasa.train import main as train_main
+from joyvasa.training import TrainConfig, train
+from joyvasa.training.checkpointing import last_checkpoint
+from tests.training_data import tiny_audio_encoder, write_synthetic_dataset
+
+
+def config(steps, **changes):
+    base = dict(size="tiny", n_motions=25, n_prev_motions=5, batch_size=4, max_steps=steps, warmup_steps=2,
+                lr=1e-3, audio_training="finetune", val_every=3, save_every=3, log_every=1, bf16=False, ema_decay=0.9)
+    return TrainConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume_data")
+    write_synthetic_dataset(root, n_train=4, n_val=1, frames=60)
+    return root
+
+
+def test_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
+    straight = train(config(6), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
+    train(config(6), data_dir, tmp_path / "b", audio_encoder=tiny_audio_encoder(), progress=False, stop_after=4)
+    assert last_checkpoint(tmp_path / "b").name == "step_0000004.pt"
+    resumed = train(config(6), data_dir, tmp_path / "b", progress=False)  # no encoder given: from the checkpoint
+    a, b = torch.load(straight, weights_only=False), torch.load(resumed, weights_only=False)
+    assert a["iter"] == b["iter"] == 6
+    for key, value in a["model"].items():
+        torch.testing.assert_close(b["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    steps = [line.split(",")[0] for line in (tmp_path / "b" / "log.csv").read_text().splitlines()[1:]]
+    assert steps == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_init_from_a_checkpoint_fine_tunes_it(data_dir, tmp_path):
+    first = train(config(3), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
+    second = train(config(2), data_dir, tmp_path / "b", init=first, progress=False)
+    assert torch.load(second, weights_only=False)["args"].n_heads == 2
+
+
+def test_cli_without_audio_encoder_says_what_to_give(data_dir, tmp_path, capsys):
+    assert train_main(["--data", str(data_dir), "--out", str(tmp_path / "run"), "--size", "tiny",
+                       "--max-steps", "1", "--no-progress"]) == 2
+    assert "--audio-encoder" in capsys.readouterr().err
+
+
+def _ddp_worker(rank, data_dir, run_dir, port):
+    os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    train(config(2, audio_training="frozen"), data_dir, run_dir, audio_encoder=tiny_audio_encoder(),
+          device="cpu", progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_two_cpu_processes(data_dir, tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    torch.multiprocessing.spawn(_ddp_worker, args=(str(data_dir), str(tmp_path / "run"), port), nprocs=2)
+    assert last_checkpoint(tmp_path / "run").name == "step_0000002.pt"
