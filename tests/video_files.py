@@ -18,7 +18,7 @@ CODECS = {".mp4": ("libx264", "aac"), ".mov": ("libx264", "aac"), ".mkv": ("libx
           ".webm": ("libvpx", "libopus")}
 
 
-def _astronaut_frames(count: int, size: int) -> np.ndarray:
+def astronaut_frames(count: int, size: int) -> np.ndarray:
     import skimage.data
     from skimage.transform import AffineTransform, warp
 
@@ -86,7 +86,7 @@ def write_video(path: Path, frames: np.ndarray, fps: int, audio_rate: int | None
 
 
 def talking_video(path: Path, fps: int, seconds: float, size: int = 256, audio_rate: int | None = 44100) -> Path:
-    return write_video(path, _astronaut_frames(int(round(fps * seconds)), size), fps, audio_rate)
+    return write_video(path, astronaut_frames(int(round(fps * seconds)), size), fps, audio_rate)
 
 
 def faceless_video(path: Path, fps: int, seconds: float, size: int = 256) -> Path:
