@@ -6,7 +6,8 @@ to track the face, once to crop and extract), so a long video never sits in memo
 
 Resampling is sample-and-hold, the rule a screen follows: output frame j (at time j / fps)
 shows the last source frame whose timestamp is at or before j / fps. A video of duration
-D seconds gives round-down(D * fps) frames; at the source's own rate every frame is kept.
+D seconds gives one frame for every instant j / fps inside it, ceil(D * fps) frames; at
+the source's own rate every frame is kept once.
 """
 
 from __future__ import annotations
