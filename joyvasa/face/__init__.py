@@ -9,7 +9,7 @@ See ``joyvasa/face/README.md`` for the detectors and what each needs.
 """
 
 from .align import FaceRect, lip_open_ratio, rect_from_box, rect_from_landmarks, similarity_from_rect
-from .crop import CROP_MODES, CropResult, box_from_mask, crop_source, parse_face_box
+from .crop import CROP_MODES, CropResult, box_from_mask, crop_source, parse_face_box, rect_for_face, warp_crops
 from .detectors import DETECTORS, Face, detect_faces
 from .errors import FaceCropError
 from .paste import even_size, make_feather_mask, paste_back
@@ -30,6 +30,8 @@ __all__ = [
     "parse_face_box",
     "paste_back",
     "rect_from_box",
+    "rect_for_face",
     "rect_from_landmarks",
     "similarity_from_rect",
+    "warp_crops",
 ]

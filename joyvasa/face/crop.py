@@ -128,7 +128,10 @@ def _pick_face(faces: list[Face], face_index: int, box, detector: str) -> Face:
     return faces[face_index]
 
 
-def _rect_for_face(face: Face, **params):
+def rect_for_face(face: Face, *, scale: float = 2.3, vx_ratio: float = 0.0, vy_ratio: float = -0.125):
+    """The crop window (:class:`FaceRect`) for a detected face: LivePortrait's rule on its
+    landmarks (5 points: the calibrated five-point rule), or its box when it has none."""
+    params = dict(scale=scale, vx_ratio=vx_ratio, vy_ratio=vy_ratio)
     pts = face.landmarks
     if pts is None:
         return rect_from_box(face.box, **params)
@@ -140,6 +143,14 @@ def _rect_for_face(face: Face, **params):
 def _resize_matrix(height: int, width: int, dsize: int) -> np.ndarray:
     sx, sy = dsize / width, dsize / height  # pixel centres kept, like a plain resize
     return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+
+
+def warp_crops(images: torch.Tensor, m_o2c, dsize: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """The crop itself: (B,3,H,W) 0..1 warped by the 3x3 ``m_o2c`` to (B,3,dsize,dsize), and
+    that area-resized to the renderer's (B,3,256,256). Used by :func:`crop_source` and by the
+    video path (one matrix per call)."""
+    crop = warp_affine(images, m_o2c, (dsize, dsize)).clamp(0.0, 1.0)
+    return crop, resize_area(crop, 256)
 
 
 def crop_source(
@@ -212,11 +223,10 @@ def crop_source(
         landmarks = face.landmarks
         if landmarks is not None and len(landmarks) not in SUPPORTED_LANDMARK_COUNTS and len(landmarks) <= 101:
             raise FaceCropError(f"detector {used!r} returned {len(landmarks)} landmarks, a layout the crop does not know.")
-        m_o2c, m_c2o = similarity_from_rect(_rect_for_face(face, **params), dsize=dsize, rotate=bool(rotate))
+        m_o2c, m_c2o = similarity_from_rect(rect_for_face(face, **params), dsize=dsize, rotate=bool(rotate))
 
     chw = rgb.permute(2, 0, 1)[None]
-    crop = warp_affine(chw, m_o2c, (dsize, dsize)).clamp(0.0, 1.0)  # (1,3,dsize,dsize)
-    crop_256 = resize_area(crop, 256)
+    crop, crop_256 = warp_crops(chw, m_o2c, dsize)  # (1,3,dsize,dsize), (1,3,256,256)
     return CropResult(
         crop_512=crop[0].permute(1, 2, 0).contiguous(),
         crop_256=crop_256[0].permute(1, 2, 0).contiguous(),
