@@ -93,7 +93,7 @@ def test_bad_options_get_clear_errors():
     with pytest.raises(FaceCropError, match="mask"):
         crop_source(img, mask=np.zeros((10, 10), np.float32))
     with pytest.raises(FaceCropError, match="insightface.*buffalo_l"):
-        detect_faces(img, "insightface", models_dir="/nonexistent")
+        detect_faces(img, "insightface", model_folders=["/nonexistent"])
     with pytest.raises(FaceCropError, match="scale"):
         crop_source(img, detector="bbox", box=ASTRONAUT_BOX, scale=0)
 
