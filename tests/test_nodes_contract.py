@@ -52,7 +52,7 @@ def model_dirs(tmp_path, monkeypatch, pack):
     from joyvasa_comfy_pack.nodes import model_files
 
     dirs = {}
-    for name, extensions in model_files.MODEL_FOLDERS.items():
+    for name, extensions in model_files.MODEL_FOLDER_EXTENSIONS.items():
         dirs[name] = tmp_path / name
         dirs[name].mkdir()
         monkeypatch.setitem(folder_paths.folder_names_and_paths, name, ([str(dirs[name])], set(extensions)))
@@ -148,7 +148,7 @@ def test_missing_models_give_the_download_command(node_classes, model_dirs):
     assert str(model_dirs["liveportrait"]) in message
     with pytest.raises(ModelFileMissing) as err:
         node_classes["JoyVASALoadMotionGenerator"].execute(
-            checkpoint="auto", motion_template="auto", audio_encoder="none", device="cpu", download=False
+            checkpoint="auto", motion_template="auto", audio_encoder="none", device="cpu", download="off"
         )
     assert "hf download jdh-algo/JoyVASA motion_generator/motion_generator_hubert_chinese.pt" in str(err.value)
 
@@ -179,7 +179,7 @@ def test_download_is_opt_in_and_lands_where_auto_looks(pack, model_dirs, monkeyp
     assert paths["warping_module"] == str(model_dirs["liveportrait"] / "warping_module.safetensors")
 
     calls.clear()
-    checkpoint, template = model_files.resolve_motion_files("auto", "auto", download=True)
+    checkpoint, template = model_files.resolve_motion_files("auto", "auto", download="jdh-algo/JoyVASA")
     assert [c[:2] for c in calls] == [
         ("jdh-algo/JoyVASA", "motion_generator/motion_generator_hubert_chinese.pt"),
         ("jdh-algo/JoyVASA", "motion_template/motion_template.pkl"),
@@ -187,7 +187,7 @@ def test_download_is_opt_in_and_lands_where_auto_looks(pack, model_dirs, monkeyp
     assert checkpoint.startswith(str(model_dirs["joyvasa"]))
     # Second time everything is found locally: no download.
     calls.clear()
-    assert model_files.resolve_motion_files("auto", "auto", download=True) == (checkpoint, template)
+    assert model_files.resolve_motion_files("auto", "auto", download="jdh-algo/JoyVASA") == (checkpoint, template)
     assert calls == []
 
 
