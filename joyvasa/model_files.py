@@ -55,7 +55,7 @@ MOTION_TEMPLATE_FILE = "motion_template/motion_template.pkl"
 MOTION_GENERATOR_CANDIDATES = (MOTION_GENERATOR_FILE, "motion_generator_hubert_chinese.pt", "JoyVASA/" + MOTION_GENERATOR_FILE)
 MOTION_TEMPLATE_CANDIDATES = (MOTION_TEMPLATE_FILE, "motion_template.pkl", "JoyVASA/" + MOTION_TEMPLATE_FILE)
 
-# huggingface_hub>=0.34 installs the `hf` command (1.0 dropped `huggingface-cli`).
+# huggingface_hub>=0.34 installs the `hf` command; 1.0 removed the older spelling, so only this one works everywhere.
 DOWNLOAD_CLI = "hf download"
 
 # Folder names that mark a file as animal weights: the official liveportrait_animals/ tree
