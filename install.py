@@ -1,9 +1,10 @@
 """Install step for ComfyUI-Manager (it runs ``python install.py`` in this folder).
 
-1. Installs ``requirements.txt`` into the running Python without ever touching
-   torch, torchvision or torchaudio: their installed versions are pinned in a
-   constraints file, so pip keeps them or fails instead of swapping builds.
-   Then ``facenet-pytorch`` (the MTCNN detector's weights) with ``--no-deps``.
+1. Installs ``requirements.txt`` into the running Python without ever touching the
+   installed torch, torchvision, torchaudio or numpy: their versions are pinned in a
+   constraints file, so pip keeps them or fails instead of swapping builds. OpenCV 4.x
+   (the ``cat`` detector's Haar cascades) is added only when no OpenCV distribution is
+   installed: a second one would overwrite the first one's ``cv2`` folder.
 2. Optionally downloads the models into ComfyUI's model folders (honouring
    ``extra_model_paths.yaml``): only with ``--download-models`` or the
    environment variable ``JOYVASA_DOWNLOAD_MODELS=1``.
@@ -12,52 +13,69 @@
     python install.py --download-models                # + human LivePortrait and JoyVASA
     python install.py --download-models --animal       # + animal LivePortrait
     python install.py --no-requirements --download-models --models-dir /path/to/ComfyUI/models
+
+The MTCNN face detector's weights ship inside the pack; nothing else is needed for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTECTED = ("torch", "torchvision", "torchaudio")
-FACENET = "facenet-pytorch==2.6.0"
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from joyvasa import model_files  # noqa: E402  (standard library only: safe before any pip step)
+
+PROTECTED = ("torch", "torchvision", "torchaudio", "numpy")
+OPENCV_DISTRIBUTIONS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+                        "opencv-contrib-python-headless")
+OPENCV_REQUIREMENT = "opencv-python-headless>=4.8,<5"  # 5.x wheels ship no Haar cascades
+
+
+def installed_versions(names) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def protected_pins() -> list[str]:
-    """``name==version`` of the installed torch packages (pip must keep them)."""
-    pins = []
-    for name in PROTECTED:
-        try:
-            pins.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return pins
+    """``name==version`` of the installed torch packages and numpy (pip must keep them)."""
+    return [f"{name}=={version}" for name, version in installed_versions(PROTECTED).items()]
+
+
+def opencv_requirement(installed: dict[str, str]) -> tuple[str | None, str]:
+    """(requirement to add or None, what to tell the user), given the installed OpenCV
+    distributions ({name: version})."""
+    if not installed:
+        return OPENCV_REQUIREMENT, f"no OpenCV installed: adding {OPENCV_REQUIREMENT} for the 'cat' detector"
+    listed = ", ".join(f"{name} {version}" for name, version in sorted(installed.items()))
+    if any(version.split(".")[0] == "4" for version in installed.values()):
+        return None, f"keeping the installed {listed} (its Haar cascades serve the 'cat' detector)"
+    return None, (f"keeping the installed {listed}, but the 'cat' detector needs OpenCV 4.x (5.x wheels ship "
+                  f"no cascades): replace it with {OPENCV_REQUIREMENT} (or the same 4.x flavour) to use it")
 
 
 def install_requirements() -> int:
+    extra, note = opencv_requirement(installed_versions(OPENCV_DISTRIBUTIONS))
+    print(f"[JoyVASA] {note}")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("\n".join(protected_pins()) + "\n")
     try:
         cmd = [sys.executable, "-m", "pip", "install", "-r", os.path.join(HERE, "requirements.txt"),
-               "-c", constraints.name]
+               *([extra] if extra else []), "-c", constraints.name]
         print("[JoyVASA]", " ".join(cmd))
-        status = subprocess.call(cmd)
+        return subprocess.call(cmd)
     finally:
         os.unlink(constraints.name)
-    if status == 0 and importlib.util.find_spec("facenet_pytorch") is None:
-        # The default face detector's MTCNN weights ship inside facenet-pytorch, whose
-        # metadata pins an old torch: install it without dependencies (only its weight
-        # files are read; its torchvision-based code is never imported).
-        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", FACENET]
-        print("[JoyVASA]", " ".join(cmd))
-        status = subprocess.call(cmd)
-    return status
 
 
 def _comfyui_root() -> str | None:
@@ -69,61 +87,51 @@ def _comfyui_root() -> str | None:
     return None
 
 
-def _model_files_module():
-    spec = importlib.util.spec_from_file_location("joyvasa_model_files", os.path.join(HERE, "nodes", "model_files.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def _prepare_folder_paths(models_dir: str | None):
-    """Make ComfyUI's folder_paths importable and configured like the server would be."""
+def model_folders(keys, models_dir: str | None) -> dict[str, list[str]]:
+    """{key: folders}, first = where downloads go: ``--models-dir``/<key>, else ComfyUI's
+    folders for the key (``extra_model_paths.yaml`` ones first, then ``models/<key>``)."""
+    if models_dir is not None:
+        return {key: [os.path.join(models_dir, key)] for key in keys}
     root = _comfyui_root()
-    if root is None and models_dir is None:
-        raise SystemExit("[JoyVASA] ComfyUI was not found above this folder; pass --models-dir.")
-    if root is not None and root not in sys.path:
-        sys.path.insert(0, root)
     if root is None:
-        import types
-
-        folder_paths = types.ModuleType("folder_paths")
-        folder_paths.models_dir = models_dir
-        folder_paths.folder_names_and_paths = {}
-        folder_paths.get_folder_paths = lambda name: folder_paths.folder_names_and_paths[name][0]
-        sys.modules["folder_paths"] = folder_paths
-        return folder_paths
+        raise SystemExit("[JoyVASA] ComfyUI was not found above this folder; pass --models-dir.")
+    if root not in sys.path:
+        sys.path.insert(0, root)
     import folder_paths
 
-    if models_dir is not None:
-        folder_paths.models_dir = models_dir
-    else:
-        config = os.path.join(root, "extra_model_paths.yaml")
-        if os.path.isfile(config):
-            try:
-                from utils.extra_config import load_extra_path_config
+    config = os.path.join(root, "extra_model_paths.yaml")
+    if os.path.isfile(config):
+        try:
+            from utils.extra_config import load_extra_path_config
 
-                load_extra_path_config(config)
-            except Exception as err:  # never let a yaml problem stop the install
-                print(f"[JoyVASA] could not read {config}: {err}")
-    return folder_paths
+            load_extra_path_config(config)
+        except Exception as err:  # never let a yaml problem stop the install
+            print(f"[JoyVASA] could not read {config}: {err}")
+    folders = {}
+    for key in keys:
+        registered = list(folder_paths.folder_names_and_paths.get(key, ([], set()))[0])
+        default = os.path.join(folder_paths.models_dir, key)
+        folders[key] = registered + ([default] if default not in registered else [])
+    return folders
 
 
 def download_models(modes: list[str], repo: str, models_dir: str | None) -> int:
-    _prepare_folder_paths(models_dir)
-    files = _model_files_module()
-    files.register_model_folders()
-    failed = 0
-    for item in files.download_plan(modes, repo):
-        target = os.path.join(files.folder_roots(item.folder)[0], item.filename)
-        if os.path.isfile(target):
-            print(f"[JoyVASA] present: {target}")
+    plan = model_files.download_plan(modes, repo)
+    folders = model_folders(sorted({item.folder for item in plan}), models_dir)
+    failed = []
+    for item in plan:
+        present = model_files.find_first(folders[item.folder], [item.filename])
+        if present is not None:
+            print(f"[JoyVASA] present: {present}")
             continue
         try:
-            files.download_file(item.repo, item.filename, item.folder)
-        except files.ModelFileMissing as err:
+            model_files.download_file(item.repo, item.filename, folders[item.folder][0])
+        except model_files.ModelFileMissing as err:
             print(f"[JoyVASA] {err}")
-            failed += 1
+            failed.append(item)
+    if failed:
+        print(f"[JoyVASA] {len(failed)} of {len(plan)} files could not be downloaded; the commands above "
+              "fetch them by hand.")
     return 1 if failed else 0
 
 
@@ -133,8 +141,7 @@ def main(argv=None) -> int:
     parser.add_argument("--download-models", action="store_true",
                         default=os.environ.get("JOYVASA_DOWNLOAD_MODELS", "") not in ("", "0"))
     parser.add_argument("--animal", action="store_true", help="also the animal LivePortrait weights")
-    parser.add_argument("--liveportrait-repo", default="KwaiVGI/LivePortrait",
-                        choices=["KwaiVGI/LivePortrait", "Kijai/LivePortrait_safetensors"])
+    parser.add_argument("--liveportrait-repo", default=model_files.OFFICIAL_REPO, choices=model_files.LIVEPORTRAIT_REPOS)
     parser.add_argument("--models-dir", default=None, help="ComfyUI's models folder (default: found from here)")
     args = parser.parse_args(argv)
 

@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     parser.add_argument("--fps", type=float, default=TARGET_FPS, help=f"motion frame rate (default {TARGET_FPS:g})")
     parser.add_argument("--detector", default=defaults.detector, help="face detector (auto, mtcnn, insightface, none)")
-    parser.add_argument("--models-dir", default=None, help="folder holding the insightface models, if any")
+    parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
+                        help="a folder holding the InsightFace models (repeatable)")
     parser.add_argument("--detect-every", type=int, default=defaults.detect_every)
     parser.add_argument("--box-smoothing", type=float, default=defaults.box_smoothing)
     parser.add_argument("--frames-per-batch", type=int, default=16)
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     if not args.output.lower().endswith(".safetensors"):
         print(f"error: output '{args.output}' must end in .safetensors (a motion file).", file=sys.stderr)
         return 2
-    options = VideoCropOptions(detector=args.detector, models_dir=args.models_dir, detect_every=args.detect_every,
+    options = VideoCropOptions(detector=args.detector, model_folders=args.model_folders, detect_every=args.detect_every,
                                box_smoothing=args.box_smoothing)
     try:
         extractor = load_motion_extractor(args.liveportrait, device=args.device)

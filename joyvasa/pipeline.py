@@ -74,13 +74,13 @@ def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=Non
 
 @torch.no_grad()
 def prepare_source(
-    renderer, image, options: SourceOptions = SourceOptions(), *, mask=None, face_box=None, model_dirs=None,
+    renderer, image, options: SourceOptions = SourceOptions(), *, mask=None, face_box=None, model_folders=None,
 ) -> Source:
     """Crop the face, then run the appearance and motion extractors once.
 
     ``image``: (H, W, C) float 0..1 (grey and RGBA are converted). ``mask``: optional (H, W)
     region of the face, or ``face_box`` (x0, y0, x1, y1) pixels, for the ``bbox`` detector or to
-    choose among detected faces. ``model_dirs``: folders searched for optional detector files
+    choose among detected faces. ``model_folders``: folders searched for optional detector files
     (InsightFace). The photo is first shrunk to ``options.max_side``.
     """
     from joyvasa.face import box_from_mask, crop_source
@@ -96,7 +96,7 @@ def prepare_source(
     crop = crop_source(
         image, detector=options.detector, face_index=options.face_index, face_box=face_box,
         crop_scale=options.crop_scale, vx_ratio=options.vx_ratio, vy_ratio=options.vy_ratio,
-        rotate=options.rotate, models_dir=model_dirs,
+        rotate=options.rotate, model_folders=model_folders,
     )
     crop_256 = torch.as_tensor(crop.crop_256, dtype=torch.float32).permute(2, 0, 1)[None]  # (1, 3, 256, 256)
     feature_3d = renderer.extract_appearance(crop_256)
@@ -261,7 +261,7 @@ def animate(
     renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, *,
     source_options: SourceOptions = SourceOptions(), audio_options: AudioOptions = AudioOptions(),
     sample_options: SampleOptions = SampleOptions(), edit_options: EditOptions = EditOptions(),
-    render_options: RenderOptions = RenderOptions(), mask=None, face_box=None, model_dirs=None,
+    render_options: RenderOptions = RenderOptions(), mask=None, face_box=None, model_folders=None,
     progress: Optional[StageProgress] = None,
 ):
     """All stages in memory -> (motion, iterator of frame batches).
@@ -276,7 +276,7 @@ def animate(
         return lambda done, total: progress(stage, done, total)
 
     source = prepare_source(renderer, image, source_options, mask=mask, face_box=face_box,
-                            model_dirs=model_dirs)  # a photo without a face fails here, early
+                            model_folders=model_folders)  # a photo without a face fails here, early
     if progress is not None:
         progress("source", 1, 1)
     features = encode_audio(motion_generator, waveform, sample_rate, audio_options, callback=report("audio"))

@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"skip videos shorter than this (default {DEFAULT_MIN_SECONDS:g})")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     parser.add_argument("--detector", default=defaults.detector, help="face detector (auto, mtcnn, insightface, none)")
-    parser.add_argument("--models-dir", default=None, help="folder holding the insightface models, if any")
+    parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
+                        help="a folder holding the InsightFace models (repeatable)")
     parser.add_argument("--detect-every", type=int, default=defaults.detect_every,
                         help=f"run the detector on every k-th frame (default {defaults.detect_every})")
     parser.add_argument("--box-smoothing", type=float, default=defaults.box_smoothing,
@@ -245,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    options = VideoCropOptions(detector=args.detector, models_dir=args.models_dir, detect_every=args.detect_every,
+    options = VideoCropOptions(detector=args.detector, model_folders=args.model_folders, detect_every=args.detect_every,
                                box_smoothing=args.box_smoothing)
     from tqdm import tqdm
 

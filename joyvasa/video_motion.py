@@ -29,6 +29,7 @@ import torch
 
 from joyvasa.face import CROP_MODES, FaceCropError, FaceRect, crop_source, detect_faces, rect_for_face, warp_crops
 from joyvasa.face.align import similarity_from_rect
+from joyvasa.options import SourceOptions
 from joyvasa.motion.motion import Motion
 from joyvasa.video_frames import TARGET_FPS, FrameSource, TensorFrames, VideoFileFrames, VideoInputError
 
@@ -41,16 +42,16 @@ ProgressCallback = Callable[[int, int], None]  # (frames done, frames in all)
 class VideoCropOptions:
     """How the face is found and cropped on every frame (crop settings as at inference)."""
 
-    detector: str = "auto"         # a detector name, or 'none' (frames are face crops) / 'bbox'
+    detector: str = SourceOptions.detector  # a detector, or 'none' (frames are face crops) / 'bbox'
     face_box: Optional[tuple] = None  # (x1, y1, x2, y2) pixels, for 'bbox'
-    crop_scale: float = 2.3
-    vx_ratio: float = 0.0
-    vy_ratio: float = -0.125
-    rotate: bool = True
+    crop_scale: float = SourceOptions.crop_scale  # the crop settings are inference's (joyvasa.options)
+    vx_ratio: float = SourceOptions.vx_ratio
+    vy_ratio: float = SourceOptions.vy_ratio
+    rotate: bool = SourceOptions.rotate
     detect_every: int = 5          # run the detector on every k-th frame, interpolate between
     box_smoothing: float = 2.0     # Gaussian sigma over time, in frames (0 = off)
     min_face_fraction: float = 0.5  # of the searched frames; fewer hits: the video is refused
-    models_dir: Optional[str] = None
+    model_folders: Optional[list] = None  # where InsightFace's files are looked for
 
     def check(self) -> "VideoCropOptions":
         if str(self.detector).lower() not in CROP_MODES:
@@ -110,7 +111,7 @@ def track_crop_matrices(source: FrameSource, options: VideoCropOptions | None = 
     def search(index, frame):
         nonlocal previous_box, searched
         searched += 1
-        faces = detect_faces(frame, name, models_dir=options.models_dir)
+        faces = detect_faces(frame, name, model_folders=options.model_folders)
         face = _nearest_face(faces, previous_box) if faces else None
         if face is not None:
             previous_box = face.box

@@ -17,7 +17,8 @@ NETWORK_TOOLTIPS = {
     "stitching_retargeting_module": "Stitching and retargeting MLPs (S).",
 }
 AUTO_TOOLTIP = (
-    " 'auto' finds the file of the chosen mode in the liveportrait model folders "
+    " Lists only files named for this network (official .pth or Kijai .safetensors, human and animal). "
+    "'auto' finds the file of the chosen mode in the liveportrait model folders "
     "(official KwaiVGI layout or Kijai's safetensors)."
 )
 
@@ -25,7 +26,6 @@ AUTO_TOOLTIP = (
 class LoadLivePortrait(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        choices = [files.AUTO] + files.list_files(files.LIVEPORTRAIT_FOLDER)
         return io.Schema(
             node_id="JoyVASALoadLivePortrait",
             display_name="JoyVASA Load LivePortrait",
@@ -35,7 +35,7 @@ class LoadLivePortrait(io.ComfyNode):
                 io.Combo.Input("mode", options=["human", "animal"], default="human",
                                tooltip="Human or animal LivePortrait weights."),
                 *[
-                    io.Combo.Input(network, options=choices, default=files.AUTO,
+                    io.Combo.Input(network, options=files.liveportrait_slot_choices(network), default=files.AUTO,
                                    tooltip=NETWORK_TOOLTIPS[network] + AUTO_TOOLTIP)
                     for network in files.LIVEPORTRAIT_NETWORKS
                 ],
@@ -43,7 +43,8 @@ class LoadLivePortrait(io.ComfyNode):
                                tooltip="'auto' uses ComfyUI's device (GPU when there is one)."),
                 io.Combo.Input("precision", options=list(_precisions()), default="auto",
                                tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
-                io.Combo.Input("download", options=["off", *files.LIVEPORTRAIT_REPOS], default="off",
+                io.Combo.Input("download", options=[files.DOWNLOAD_OFF, *files.LIVEPORTRAIT_REPOS],
+                               default=files.DOWNLOAD_OFF,
                                tooltip="Download missing 'auto' files from this Hugging Face repository "
                                        "into the first liveportrait model folder."),
             ],
@@ -88,9 +89,10 @@ class LoadMotionGenerator(io.ComfyNode):
                                        "chinese-hubert-base folder or weight file. The released "
                                        "checkpoint carries its own encoder."),
                 io.Combo.Input("device", options=list(DEVICES), default="auto"),
-                io.Boolean.Input("download", default=False,
-                                 tooltip="Download missing 'auto' files from jdh-algo/JoyVASA into the "
-                                         "first joyvasa model folder."),
+                io.Combo.Input("download", options=[files.DOWNLOAD_OFF, files.JOYVASA_REPO],
+                               default=files.DOWNLOAD_OFF,
+                               tooltip="Download missing 'auto' files from this Hugging Face repository "
+                                       "into the first joyvasa model folder."),
             ],
             outputs=[types.MotionGenerator.Output("motion_generator", display_name="motion_generator")],
         )

@@ -27,14 +27,14 @@ def face_inputs() -> list:
 
 def face_region(values: dict) -> dict:
     """The node's mask / face_box inputs -> keyword arguments of the pipeline's source stage."""
-    import folder_paths
-
     from joyvasa.face import parse_face_box
+
+    from . import model_files
 
     return dict(
         mask=one_mask(values.get("mask")),
         face_box=parse_face_box(values.get("face_box", "")),
-        model_dirs=folder_paths.models_dir,  # insightface/models/buffalo_l lives here
+        model_folders=model_files.insightface_folders(),
     )
 
 

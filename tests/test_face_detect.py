@@ -110,3 +110,17 @@ def test_no_face_error_suggests_bbox_and_none(no_network):
     message = str(info.value)
     assert "bbox" in message and "'none'" in message
     assert isinstance(info.value, ValueError)
+
+
+def test_mtcnn_weights_ship_with_the_package_as_safetensors():
+    """The converted facenet-pytorch 2.6.0 weights (tools/convert_mtcnn_weights.py), MIT notice beside them."""
+    import hashlib
+
+    from joyvasa.face.detectors import mtcnn
+
+    digest = hashlib.sha256(mtcnn.WEIGHTS_FILE.read_bytes()).hexdigest()
+    assert digest == "a701cb1df056601ab28a44079c09761893fe20e79707fd33e834dcd52c903d61"
+    notice = (mtcnn.WEIGHTS_FILE.parent / "MTCNN_WEIGHTS_LICENSE.md").read_text()
+    assert "Copyright (c) 2019 Timothy Esler" in notice and "MIT License" in notice
+    pnet, rnet, onet = mtcnn._networks()
+    assert sum(p.numel() for net in (pnet, rnet, onet) for p in net.parameters()) == 6632 + 100178 + 389040

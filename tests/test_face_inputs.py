@@ -93,7 +93,7 @@ def test_bad_options_get_clear_errors():
     with pytest.raises(FaceCropError, match="mask"):
         crop_source(img, mask=np.zeros((10, 10), np.float32))
     with pytest.raises(FaceCropError, match="insightface.*buffalo_l"):
-        detect_faces(img, "insightface", models_dir="/nonexistent")
+        detect_faces(img, "insightface", model_folders=["/nonexistent"])
     with pytest.raises(FaceCropError, match="scale"):
         crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX, crop_scale=0)
 
@@ -168,3 +168,24 @@ def test_lip_ratio_needs_203_points():
     pts[90], pts[102] = (20.0, -5.0), (20.0, 5.0)  # inner lips
     assert lip_open_ratio(pts) == pytest.approx(0.25, rel=1e-5)
     assert lip_open_ratio(np.zeros((106, 2))) is None
+
+
+def test_insightface_files_are_found_in_any_of_the_model_folders(tmp_path):
+    """The node layer passes every folder registered for insightface / liveportrait and the models root."""
+    from joyvasa.face.detectors import insightface
+
+    yaml_insightface, default_insightface, liveportrait = (tmp_path / n for n in ("yaml_if", "models_if", "lp"))
+    buffalo = default_insightface / "models" / "buffalo_l"
+    buffalo.mkdir(parents=True)
+    (buffalo / "det_10g.onnx").write_bytes(b"")
+    (buffalo / "2d106det.onnx").write_bytes(b"")
+    (liveportrait / "liveportrait").mkdir(parents=True)
+    (liveportrait / "liveportrait" / "landmark.onnx").write_bytes(b"")
+    yaml_insightface.mkdir()
+    folders = [yaml_insightface, default_insightface, liveportrait]
+    assert insightface.find_models(folders) == (buffalo / "det_10g.onnx", buffalo / "2d106det.onnx",
+                                                liveportrait / "liveportrait" / "landmark.onnx")
+    assert insightface.find_models(str(tmp_path / "models_if")) is not None  # one folder works too
+    assert insightface.find_models([yaml_insightface, liveportrait]) is None
+    with pytest.raises(FaceCropError, match=f"in the model folders \\({yaml_insightface}, {liveportrait}\\)"):
+        detect_faces(skimage.data.astronaut(), "insightface", model_folders=[yaml_insightface, liveportrait])

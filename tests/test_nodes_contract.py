@@ -52,7 +52,7 @@ def model_dirs(tmp_path, monkeypatch, pack):
     from joyvasa_comfy_pack.nodes import model_files
 
     dirs = {}
-    for name, extensions in model_files.MODEL_FOLDERS.items():
+    for name, extensions in model_files.MODEL_FOLDER_EXTENSIONS.items():
         dirs[name] = tmp_path / name
         dirs[name].mkdir()
         monkeypatch.setitem(folder_paths.folder_names_and_paths, name, ([str(dirs[name])], set(extensions)))
@@ -178,7 +178,7 @@ def test_missing_models_give_the_download_command(node_classes, model_dirs):
     assert str(model_dirs["liveportrait"]) in message
     with pytest.raises(ModelFileMissing) as err:
         node_classes["JoyVASALoadMotionGenerator"].execute(
-            checkpoint="auto", motion_template="auto", audio_encoder="none", device="cpu", download=False
+            checkpoint="auto", motion_template="auto", audio_encoder="none", device="cpu", download="off"
         )
     assert "hf download jdh-algo/JoyVASA motion_generator/motion_generator_hubert_chinese.pt" in str(err.value)
 
@@ -209,7 +209,7 @@ def test_download_is_opt_in_and_lands_where_auto_looks(pack, model_dirs, monkeyp
     assert paths["warping_module"] == str(model_dirs["liveportrait"] / "warping_module.safetensors")
 
     calls.clear()
-    checkpoint, template = model_files.resolve_motion_files("auto", "auto", download=True)
+    checkpoint, template = model_files.resolve_motion_files("auto", "auto", download="jdh-algo/JoyVASA")
     assert [c[:2] for c in calls] == [
         ("jdh-algo/JoyVASA", "motion_generator/motion_generator_hubert_chinese.pt"),
         ("jdh-algo/JoyVASA", "motion_template/motion_template.pkl"),
@@ -217,7 +217,7 @@ def test_download_is_opt_in_and_lands_where_auto_looks(pack, model_dirs, monkeyp
     assert checkpoint.startswith(str(model_dirs["joyvasa"]))
     # Second time everything is found locally: no download.
     calls.clear()
-    assert model_files.resolve_motion_files("auto", "auto", download=True) == (checkpoint, template)
+    assert model_files.resolve_motion_files("auto", "auto", download="jdh-algo/JoyVASA") == (checkpoint, template)
     assert calls == []
 
 
@@ -365,3 +365,41 @@ def test_registry_metadata_parses_with_comfyuis_own_parser(pack):
     required = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
     assert sorted(declared) == sorted(line for line in required if line)
     assert (REPO_ROOT / "LICENSE").is_file()
+
+
+def test_liveportrait_lists_offer_each_network_only_its_files(node_classes, model_dirs):
+    for name in ("liveportrait/base_models/warping_module.pth", "animal/warping_module.safetensors",
+                 "spade_generator.safetensors", "landmark_model.pth"):
+        (model_dirs["liveportrait"] / name).parent.mkdir(parents=True, exist_ok=True)
+        (model_dirs["liveportrait"] / name).write_bytes(b"x")
+    loaders = {node_id: node_classes[node_id].define_schema() for node_id in
+               ("JoyVASALoadLivePortrait", "JoyVASALoadMotionGenerator")}
+    options = {i.id: i.options for i in loaders["JoyVASALoadLivePortrait"].inputs if hasattr(i, "options")}
+    assert options["warping_module"] == ["auto", "animal/warping_module.safetensors",
+                                         "liveportrait/base_models/warping_module.pth"]
+    assert options["spade_generator"] == ["auto", "spade_generator.safetensors"]
+    assert options["motion_extractor"] == ["auto"]
+    # download: the same kind of widget on both loaders, naming the repository to fetch from.
+    assert options["download"] == ["off", "KwaiVGI/LivePortrait", "Kijai/LivePortrait_safetensors"]
+    motion = {i.id: i for i in loaders["JoyVASALoadMotionGenerator"].inputs}
+    assert motion["download"].options == ["off", "jdh-algo/JoyVASA"] and motion["download"].default == "off"
+
+    auto = {n: "auto" for n in ("appearance_feature_extractor", "motion_extractor", "spade_generator",
+                                "stitching_retargeting_module")}
+    with pytest.raises(ValueError, match="warping_module: 'animal/warping_module.safetensors' is animal weights"):
+        node_classes["JoyVASALoadLivePortrait"].execute(
+            mode="human", device="cpu", precision="auto", download="off",
+            warping_module="animal/warping_module.safetensors", **auto)
+
+
+def test_insightface_is_looked_for_in_every_registered_folder(pack, model_dirs, tmp_path, monkeypatch):
+    import folder_paths
+
+    from joyvasa_comfy_pack.nodes import model_files
+
+    from_yaml = tmp_path / "shared_insightface"
+    from_yaml.mkdir()
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "insightface", ([str(from_yaml)], set()))
+    assert model_files.insightface_folders() == [
+        str(from_yaml), str(Path(folder_paths.models_dir) / "insightface"), str(model_dirs["liveportrait"]),
+        str(Path(folder_paths.models_dir))]

@@ -1,4 +1,5 @@
-"""install.py: requirements without touching torch, opt-in model downloads."""
+"""install.py: requirements without touching torch or numpy, OpenCV only when absent, opt-in
+model downloads that clean up after themselves. The clean-venv run is test_install_clean_venv.py."""
 
 from __future__ import annotations
 
@@ -67,19 +68,67 @@ def test_without_the_flag_nothing_is_downloaded(tmp_path):
     assert not models.exists()
 
 
-def test_install_keeps_torch_and_adds_facenet_without_dependencies(monkeypatch):
+def test_install_keeps_torch_and_numpy_and_adds_opencv_only_when_none_is_there(monkeypatch):
     install = _install_module()
     commands = []
 
     def fake_call(cmd):
         commands.append(cmd)
-        if "-c" in cmd:
-            constraints = Path(cmd[cmd.index("-c") + 1]).read_text()
-            assert "torch==" in constraints
+        constraints = Path(cmd[cmd.index("-c") + 1]).read_text()
+        assert "torch==" in constraints and "numpy==" in constraints
         return 0
 
     monkeypatch.setattr(install.subprocess, "call", fake_call)
-    monkeypatch.setattr(install.importlib.util, "find_spec", lambda name: None)
+    versions = {}
+    monkeypatch.setattr(install, "installed_versions",
+                        lambda names: {n: v for n, v in versions.items() if n in names} if names is install.OPENCV_DISTRIBUTIONS
+                        else {"torch": "2.13.0", "numpy": "2.4.6"})
     assert install.install_requirements() == 0
-    assert commands[0][commands[0].index("-r") + 1] == str(REPO_ROOT / "requirements.txt")
-    assert commands[1][-2:] == ["--no-deps", "facenet-pytorch==2.6.0"]
+    assert commands[-1][commands[-1].index("-r") + 1] == str(REPO_ROOT / "requirements.txt")
+    assert "opencv-python-headless>=4.8,<5" in commands[-1]
+    versions["opencv-contrib-python"] = "4.10.0.84"  # a ComfyUI user's own OpenCV stays alone
+    assert install.install_requirements() == 0
+    assert not any("opencv" in part for part in commands[-1])
+    assert len(commands) == 2  # one pip run each time, nothing installed --no-deps
+
+
+def test_opencv_decision():
+    install = _install_module()
+    assert install.opencv_requirement({})[0] == "opencv-python-headless>=4.8,<5"
+    for name in install.OPENCV_DISTRIBUTIONS:
+        requirement, note = install.opencv_requirement({name: "4.12.0.88"})
+        assert requirement is None and f"keeping the installed {name} 4.12.0.88" in note
+    requirement, note = install.opencv_requirement({"opencv-python": "5.0.0"})
+    assert requirement is None and "needs OpenCV 4.x" in note
+
+
+def test_requirements_name_no_facenet_and_no_opencv():
+    for name in ("requirements.txt", "pyproject.toml", "install.py", ".ci/run"):
+        text = (REPO_ROOT / name).read_text()
+        assert "facenet" not in text, name
+    requirement_lines = [l.split("#")[0].strip() for l in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
+    assert not any(l.startswith("opencv") for l in requirement_lines)
+    assert "huggingface_hub>=0.34" in requirement_lines
+
+
+def test_failed_download_cleans_up_and_prints_the_command(tmp_path):
+    fake = tmp_path / "fake_hub" / "huggingface_hub"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(textwrap.dedent('''
+        import os
+        def hf_hub_download(repo_id, filename, local_dir):
+            lock = os.path.join(local_dir, ".cache", "huggingface", "download", filename + ".lock")
+            os.makedirs(os.path.dirname(lock), exist_ok=True)
+            open(lock, "w").close()
+            raise ConnectionError("no network")
+    '''))
+    models = tmp_path / "models"
+    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "install.py"), "--no-requirements", "--download-models",
+                          "--models-dir", str(models)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 1
+    assert "7 of 7 files could not be downloaded" in out.stdout
+    assert (f'hf download jdh-algo/JoyVASA motion_template/motion_template.pkl --local-dir "{models / "joyvasa"}"'
+            in out.stdout)
+    assert not models.exists()
+    assert "folder_paths" not in out.stdout + out.stderr

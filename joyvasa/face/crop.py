@@ -165,19 +165,20 @@ def crop_source(
     vy_ratio: float = -0.125,
     rotate: bool = True,
     dsize: int = 512,
-    models_dir=None,
+    model_folders=None,
     **detector_opts,
 ) -> CropResult:
     """Crop the source face the way LivePortrait does.
 
-    detector: 'auto' (InsightFace when its files are in ``models_dir``, else MTCNN),
+    detector: 'auto' (InsightFace when its files are in one of ``model_folders``, else MTCNN),
     'mtcnn', 'insightface', 'cat' (cat faces), 'none' (the image is the face: resize only)
     or 'bbox' (crop around ``face_box`` (x1, y1, x2, y2) or the bounding box of ``mask``).
     With 'auto' a given box or mask means 'bbox'; with a named detector it picks the
     detected face that overlaps it. Otherwise faces are ordered largest first and
     ``face_index`` picks one. ``crop_scale``, ``vx_ratio``, ``vy_ratio`` and ``rotate`` are
     LivePortrait's crop settings (window side = landmark extent x crop_scale, offsets as
-    fractions of the side, roll correction).
+    fractions of the side, roll correction). ``model_folders``: one folder or a list of
+    them where InsightFace's files are looked for.
     """
     rgb = to_rgb_tensor(image)
     height, width = rgb.shape[:2]
@@ -217,7 +218,7 @@ def crop_source(
         m_o2c, m_c2o = similarity_from_rect(rect_from_box(box, **params), dsize=dsize, rotate=False)
         used = "bbox"
     else:
-        faces = detect_faces(rgb, name, models_dir=models_dir, **detector_opts)
+        faces = detect_faces(rgb, name, model_folders=model_folders, **detector_opts)
         used = faces[0].detector if faces else name
         face = _pick_face(faces, face_index, box, used)
         landmarks = face.landmarks

@@ -1,8 +1,8 @@
 """Face detectors behind one function, chosen by name.
 
-``mtcnn``       box + 5 points, weights bundled in the facenet-pytorch wheel (default).
+``mtcnn``       box + 5 points, weights shipped in this package (from facenet-pytorch, MIT).
 ``insightface`` box + 106 points (+203 with LivePortrait's landmark.onnx): the reference
-                path, used by ``auto`` when its model files are in the models folder.
+                path, used by ``auto`` when its model files are in one of ``model_folders``.
 ``cat``         cat-face box from OpenCV 4.x's bundled Haar cascades.
 ``auto``        ``insightface`` if its files and onnxruntime are present, else ``mtcnn``.
 
@@ -38,7 +38,7 @@ class Face:
         return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
 
 
-def resolve(detector: str, models_dir=None) -> str:
+def resolve(detector: str, model_folders=None) -> str:
     name = str(detector).lower()
     if name not in DETECTORS:
         raise FaceCropError(
@@ -48,17 +48,19 @@ def resolve(detector: str, models_dir=None) -> str:
     if name == "auto":
         from . import insightface
 
-        return "insightface" if insightface.available(models_dir) else "mtcnn"
+        return "insightface" if insightface.available(model_folders) else "mtcnn"
     return name
 
 
-def detect_faces(image, detector: str = "auto", *, models_dir=None, **opts) -> list[Face]:
-    """All faces in an image, largest first. ``opts`` go to the backend (e.g. ``min_face``
-    and ``thresholds`` for mtcnn, ``threshold`` for insightface)."""
+def detect_faces(image, detector: str = "auto", *, model_folders=None, **opts) -> list[Face]:
+    """All faces in an image, largest first. ``model_folders``: one folder or a list of
+    folders where InsightFace's files are looked for (see ``insightface.find_models``).
+    ``opts`` go to the backend (e.g. ``min_face`` and ``thresholds`` for mtcnn,
+    ``threshold`` for insightface)."""
     rgb = image if torch.is_tensor(image) and image.ndim == 3 and image.shape[-1] == 3 and image.dtype == torch.float32 \
         else to_rgb_tensor(image)
     rgb = rgb.detach().cpu()
-    name = resolve(detector, models_dir)
+    name = resolve(detector, model_folders)
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_DETECT_SIDE:
         raise FaceCropError(
@@ -73,11 +75,11 @@ def detect_faces(image, detector: str = "auto", *, models_dir=None, **opts) -> l
     if name == "mtcnn":
         from . import mtcnn
 
-        raw = mtcnn.detect(small, models_dir=models_dir, **opts)
+        raw = mtcnn.detect(small, **opts)
     elif name == "insightface":
         from . import insightface
 
-        raw = insightface.detect(small, models_dir=models_dir, **opts)
+        raw = insightface.detect(small, model_folders=model_folders, **opts)
     else:
         from . import haar
 

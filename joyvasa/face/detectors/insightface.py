@@ -1,13 +1,14 @@
 """The reference detector: InsightFace buffalo_l (SCRFD det_10g + 2d106det), run with onnxruntime.
 
-Used only when the model files are already in the models folder (nothing is downloaded;
-the models are licensed for non-commercial research only). When LivePortrait's
-``landmark.onnx`` is there too, the 106 points are refined to its 203, which the lip-open
+Used only when the model files are already in one of the given model folders (nothing is
+downloaded; the models are licensed for non-commercial research only). When LivePortrait's
+``landmark.onnx`` is found too, the 106 points are refined to its 203, which the lip-open
 ratio needs. Needs ``onnxruntime`` (optional dependency); the ``insightface`` package is not.
 
-Looked-for layouts under ``models_dir``:
-``insightface/models/buffalo_l/``, ``insightface/buffalo_l/``, ``buffalo_l/`` for
-``det_10g.onnx`` and ``2d106det.onnx``; ``liveportrait/landmark.onnx`` or ``landmark.onnx``.
+``model_folders`` is one folder or a list of them, searched in order (ComfyUI's node layer
+passes every folder registered for ``insightface`` and ``liveportrait`` plus the models
+root). In each folder these layouts are looked for: :data:`BUFFALO_LAYOUTS` for
+``det_10g.onnx`` and ``2d106det.onnx``, :data:`LANDMARK_203_LAYOUTS` for ``landmark.onnx``.
 """
 
 from __future__ import annotations
@@ -22,25 +23,35 @@ from ..align import rect_from_landmarks, similarity_from_rect, transform_points
 from ..errors import FaceCropError
 from ..warp import warp_affine
 
-_BUFFALO = ("insightface/models/buffalo_l", "insightface/buffalo_l", "buffalo_l")
-_LANDMARK_203 = ("liveportrait/landmark.onnx", "landmark.onnx")
+# A models root holds insightface/models/buffalo_l; an ``insightface`` folder holds models/buffalo_l.
+BUFFALO_LAYOUTS = ("insightface/models/buffalo_l", "insightface/buffalo_l", "models/buffalo_l", "buffalo_l")
+LANDMARK_203_LAYOUTS = ("liveportrait/landmark.onnx", "landmark.onnx")
 
 
-def find_models(models_dir) -> tuple[Path, Path, Path | None] | None:
-    """(det_10g, 2d106det, landmark.onnx or None) when present under ``models_dir``."""
-    if models_dir is None:
-        return None
-    root = Path(models_dir)
-    for sub in _BUFFALO:
-        det, lmk = root / sub / "det_10g.onnx", root / sub / "2d106det.onnx"
-        if det.is_file() and lmk.is_file():
-            refine = next((root / p for p in _LANDMARK_203 if (root / p).is_file()), None)
-            return det, lmk, refine
+def folder_list(model_folders) -> list[Path]:
+    """``model_folders`` (None, one path, or a sequence of paths) as a list of Paths."""
+    if model_folders is None:
+        return []
+    if isinstance(model_folders, (str, bytes)) or hasattr(model_folders, "__fspath__"):
+        model_folders = [model_folders]
+    return [Path(folder) for folder in model_folders]
+
+
+def find_models(model_folders) -> tuple[Path, Path, Path | None] | None:
+    """(det_10g, 2d106det, landmark.onnx or None): the first folder holding both buffalo_l
+    files wins; landmark.onnx is taken from the first folder that has it."""
+    folders = folder_list(model_folders)
+    for root in folders:
+        for sub in BUFFALO_LAYOUTS:
+            det, lmk = root / sub / "det_10g.onnx", root / sub / "2d106det.onnx"
+            if det.is_file() and lmk.is_file():
+                refine = next((f / p for f in folders for p in LANDMARK_203_LAYOUTS if (f / p).is_file()), None)
+                return det, lmk, refine
     return None
 
 
-def available(models_dir) -> bool:
-    if find_models(models_dir) is None:
+def available(model_folders) -> bool:
+    if find_models(model_folders) is None:
         return False
     import importlib.util
 
@@ -109,15 +120,18 @@ def _landmarks_203(session, image: torch.Tensor, pts: np.ndarray, size: int = 22
     return transform_points(out[2].reshape(-1, 2) * size, m_c2o)
 
 
-def detect(image: torch.Tensor, models_dir=None, threshold: float = 0.5, nms_iou: float = 0.4):
+def detect(image: torch.Tensor, model_folders=None, threshold: float = 0.5, nms_iou: float = 0.4):
     """Faces as [(box, landmarks (106 or 203, 2), score)], highest score first."""
     from .mtcnn import nms
 
-    found = find_models(models_dir)
+    found = find_models(model_folders)
     if found is None:
+        searched = ", ".join(str(f) for f in folder_list(model_folders)) or "no folder given"
         raise FaceCropError(
-            "detector 'insightface': det_10g.onnx and 2d106det.onnx were not found under "
-            f"{models_dir!r}/insightface/models/buffalo_l. Put the buffalo_l files there, or use detector='mtcnn'."
+            "detector 'insightface': det_10g.onnx and 2d106det.onnx (InsightFace buffalo_l) were not found "
+            f"in the model folders ({searched}). Put them in <models>/insightface/models/buffalo_l "
+            "(or a buffalo_l folder of any folder registered for 'insightface' in extra_model_paths.yaml), "
+            "or use detector='mtcnn'."
         )
     det_path, lmk_path, refine_path = found
     boxes, _, scores = _scrfd(_session(str(det_path)), image, threshold)

@@ -1,9 +1,10 @@
-"""MTCNN face detection (box + 5 points) on the weights that ship inside facenet-pytorch.
+"""MTCNN face detection (box + 5 points) on weights that ship with this package.
 
-Only the three small weight files (``facenet_pytorch/data/{pnet,rnet,onet}.pt``, MIT) are
-used; facenet-pytorch's own code is never imported, because it needs torchvision. The
-three networks, the image pyramid, the box regression and the NMS are written here in
-plain PyTorch.
+``mtcnn_weights.safetensors`` next to this file holds the three small networks that
+facenet-pytorch 2.6.0 bundles (MIT, see ``MTCNN_WEIGHTS_LICENSE.md``), converted unchanged
+by ``tools/convert_mtcnn_weights.py``. facenet-pytorch itself is neither installed nor
+imported. The three networks, the image pyramid, the box regression and the NMS are
+written here in plain PyTorch.
 
 Cascade: P-Net proposes 12x12 windows over an image pyramid, R-Net rescores them at
 24x24, O-Net at 48x48 and adds five landmarks (left eye, right eye, nose, left and right
@@ -12,7 +13,6 @@ mouth corner, as the viewer sees them).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -79,32 +79,23 @@ class _ONet(nn.Module):
         return F.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_2(x), self.dense6_3(x)
 
 
-def weights_dir(models_dir=None) -> Path:
-    """Where pnet/rnet/onet.pt are: ``<models_dir>/mtcnn`` if it holds them, else the
-    installed facenet-pytorch package (located without importing it)."""
-    if models_dir is not None:
-        candidate = Path(models_dir) / "mtcnn"
-        if all((candidate / f"{n}.pt").is_file() for n in ("pnet", "rnet", "onet")):
-            return candidate
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidate = Path(location) / "data"
-            if all((candidate / f"{n}.pt").is_file() for n in ("pnet", "rnet", "onet")):
-                return candidate
-    raise FaceCropError(
-        "detector 'mtcnn': its weights were not found. Install them with "
-        "`pip install --no-deps facenet-pytorch==2.6.0` (or put pnet.pt, rnet.pt, onet.pt in "
-        "<models>/mtcnn), or use detector='bbox' with a box or mask, or detector='none'."
-    )
+WEIGHTS_FILE = Path(__file__).with_name("mtcnn_weights.safetensors")
 
 
-@lru_cache(maxsize=2)
-def _networks(folder: str) -> tuple[_PNet, _RNet, _ONet]:
+@lru_cache(maxsize=1)
+def _networks() -> tuple[_PNet, _RNet, _ONet]:
+    from safetensors.torch import load_file
+
+    if not WEIGHTS_FILE.is_file():
+        raise FaceCropError(
+            f"detector 'mtcnn': its weights file {WEIGHTS_FILE} is missing from this installation. "
+            "Reinstall the node pack (the file is part of it), or use detector='bbox' with a box or mask."
+        )
+    tensors = load_file(str(WEIGHTS_FILE))
     nets = (_PNet(), _RNet(), _ONet())
     for net, name in zip(nets, ("pnet", "rnet", "onet")):
-        state = torch.load(Path(folder) / f"{name}.pt", map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        prefix = name + "."
+        net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         net.eval()
     return nets
 
@@ -166,7 +157,6 @@ def _patches(image: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tenso
 @torch.inference_mode()
 def detect(
     image: torch.Tensor,
-    models_dir=None,
     min_face: float | None = None,
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
     pyramid_factor: float = 0.709,
@@ -176,7 +166,7 @@ def detect(
     ``min_face``: smallest face side searched, in pixels; by default 1/16 of the short side
     (at least 20), which is ample for a portrait to animate and keeps the pyramid short.
     """
-    pnet, rnet, onet = _networks(str(weights_dir(models_dir)))
+    pnet, rnet, onet = _networks()
     x = (image.permute(2, 0, 1)[None].float() * 255.0 - 127.5) / 128.0  # (1,3,H,W)
     h, w = x.shape[-2:]
     if min_face is None:

@@ -1,0 +1,236 @@
+"""What the model files are called, where they come from, and how to fetch them.
+
+The one home of this knowledge: the ComfyUI nodes (``nodes/model_files.py``, which adds
+only the ``folder_paths`` glue), ``install.py --download-models`` and the CLI all import it.
+Nothing here imports ComfyUI; every function takes plain folders.
+
+Model-folder keys (ComfyUI ``models/<key>``, or folders given for them in
+``extra_model_paths.yaml``):
+
+- ``liveportrait``: the renderer, in the official ``KwaiVGI/LivePortrait`` layout (``.pth``)
+  or Kijai's ``Kijai/LivePortrait_safetensors`` conversions;
+- ``joyvasa``: the motion generator ``.pt``, its ``motion_template.pkl`` and, optionally,
+  a speech-encoder folder (``chinese-hubert-base``).
+
+Nothing is downloaded unless asked for (a loader's ``download`` widget, ``install.py
+--download-models``). A failed download removes the lock and empty folders it created and
+says the one manual command: :data:`DOWNLOAD_CLI` (the ``hf`` command of huggingface_hub).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Iterable, Optional, Sequence
+
+LIVEPORTRAIT_FOLDER = "liveportrait"
+JOYVASA_FOLDER = "joyvasa"
+AUDIO_ENCODER_FOLDERS = (JOYVASA_FOLDER, "audio_encoders")
+INSIGHTFACE_FOLDER = "insightface"  # never downloaded (non-commercial licence); only looked for
+
+MODEL_FOLDER_EXTENSIONS = {
+    LIVEPORTRAIT_FOLDER: {".safetensors", ".sft", ".pth", ".pt"},
+    JOYVASA_FOLDER: {".pt", ".pth", ".ckpt", ".safetensors", ".sft", ".pkl"},
+}
+
+AUTO = "auto"
+NONE = "none"
+DOWNLOAD_OFF = "off"
+MODES = ("human", "animal")
+
+LIVEPORTRAIT_NETWORKS = (
+    "appearance_feature_extractor",
+    "motion_extractor",
+    "warping_module",
+    "spade_generator",
+    "stitching_retargeting_module",
+)
+OFFICIAL_REPO = "KwaiVGI/LivePortrait"
+KIJAI_REPO = "Kijai/LivePortrait_safetensors"
+LIVEPORTRAIT_REPOS = (OFFICIAL_REPO, KIJAI_REPO)
+JOYVASA_REPO = "jdh-algo/JoyVASA"
+MOTION_GENERATOR_FILE = "motion_generator/motion_generator_hubert_chinese.pt"
+MOTION_TEMPLATE_FILE = "motion_template/motion_template.pkl"
+MOTION_GENERATOR_CANDIDATES = (MOTION_GENERATOR_FILE, "motion_generator_hubert_chinese.pt", "JoyVASA/" + MOTION_GENERATOR_FILE)
+MOTION_TEMPLATE_CANDIDATES = (MOTION_TEMPLATE_FILE, "motion_template.pkl", "JoyVASA/" + MOTION_TEMPLATE_FILE)
+
+# huggingface_hub>=0.34 installs the `hf` command; 1.0 removed the older spelling, so only this one works everywhere.
+DOWNLOAD_CLI = "hf download"
+
+# Folder names that mark a file as animal weights: the official liveportrait_animals/ tree
+# and Kijai's animal/ folder.
+_ANIMAL_MARKERS = ("liveportrait_animal", "animal")
+
+
+class ModelFileMissing(FileNotFoundError):
+    """A model file is not in any configured folder; the message says how to get it."""
+
+
+# -- file names per repository, network and mode ---------------------------------------
+
+def repo_file(repo: str, network: str, mode: str) -> str:
+    """Path of ``network``'s ``mode`` weights inside ``repo`` (kept on download, so the
+    file lands where the library's layout search looks)."""
+    if network not in LIVEPORTRAIT_NETWORKS:
+        raise ValueError(f"Unknown LivePortrait network '{network}'; expected one of {', '.join(LIVEPORTRAIT_NETWORKS)}.")
+    if mode not in MODES:
+        raise ValueError(f"Unknown LivePortrait mode '{mode}'; expected 'human' or 'animal'.")
+    if repo == OFFICIAL_REPO:
+        if network == "stitching_retargeting_module":  # upstream animates animals with the human one
+            return "liveportrait/retargeting_models/stitching_retargeting_module.pth"
+        base = "liveportrait/base_models" if mode == "human" else "liveportrait_animals/base_models_v1.1"
+        return f"{base}/{network}.pth"
+    if repo == KIJAI_REPO:
+        return f"{network}.safetensors" if mode == "human" else f"animal/{network}.safetensors"
+    raise ValueError(f"Unknown LivePortrait download source '{repo}'; choose one of {', '.join(LIVEPORTRAIT_REPOS)}.")
+
+
+def mode_from_name(relative_name: str) -> Optional[str]:
+    """'animal' when a folder in the name marks animal weights, 'human' when it marks human
+    ones (official ``base_models``), None when the name does not tell (a bare Kijai file)."""
+    folders = [part.lower() for part in PurePosixPath(relative_name.replace("\\", "/")).parts[:-1]]
+    if any(folder.startswith(_ANIMAL_MARKERS) for folder in folders):
+        return "animal"
+    if "base_models" in folders or "retargeting_models" in folders:
+        return "human"
+    return None
+
+
+def fits_slot(network: str, relative_name: str) -> bool:
+    """Whether a file in a ``liveportrait`` folder is ``network``'s weights by its name
+    (official ``<network>.pth`` and Kijai ``<network>.safetensors``, with any prefix or
+    suffix such as ``_fp16``)."""
+    return network in PurePosixPath(relative_name.replace("\\", "/")).name.lower()
+
+
+def slot_choices(network: str, relative_names: Iterable[str]) -> list[str]:
+    """The files a per-network picker offers: only those named for ``network``, sorted."""
+    return sorted(name for name in relative_names if fits_slot(network, name))
+
+
+def check_slot_choice(network: str, mode: str, relative_name: str) -> None:
+    """Refuse a picked file whose name says it is another network's or another mode's
+    weights (the animal pipeline uses the human stitching module, so that one may be human)."""
+    if not fits_slot(network, relative_name):
+        raise ValueError(
+            f"{network}: '{relative_name}' is not named as {network} weights. Pick a file whose "
+            f"name contains '{network}', or 'auto'."
+        )
+    named_mode = mode_from_name(relative_name)
+    if named_mode is not None and named_mode != mode and not (network == "stitching_retargeting_module" and named_mode == "human"):
+        raise ValueError(
+            f"{network}: '{relative_name}' is {named_mode} weights but mode is '{mode}'. Pick a "
+            f"{mode} file, or switch mode to '{named_mode}'."
+        )
+
+
+# -- download plan and commands ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DownloadItem:
+    repo: str
+    filename: str  # path inside the repository, kept under the target folder
+    folder: str  # model-folder key it goes into
+
+
+def download_plan(liveportrait_modes: Iterable[str] = ("human",), liveportrait_repo: str = OFFICIAL_REPO,
+                  joyvasa: bool = True) -> list[DownloadItem]:
+    """The files ``install.py --download-models`` fetches, each once."""
+    items: list[DownloadItem] = []
+    for mode in liveportrait_modes:
+        for network in LIVEPORTRAIT_NETWORKS:
+            item = DownloadItem(liveportrait_repo, repo_file(liveportrait_repo, network, mode), LIVEPORTRAIT_FOLDER)
+            if item not in items:
+                items.append(item)
+    if joyvasa:
+        items += [DownloadItem(JOYVASA_REPO, MOTION_GENERATOR_FILE, JOYVASA_FOLDER),
+                  DownloadItem(JOYVASA_REPO, MOTION_TEMPLATE_FILE, JOYVASA_FOLDER)]
+    return items
+
+
+def download_command(repo: str, filenames: Sequence[str] = (), local_dir: Optional[str] = None,
+                     include: Sequence[str] = ()) -> str:
+    """The manual download command, in the one spelling the README uses."""
+    parts = [DOWNLOAD_CLI, repo, *filenames]
+    if include:
+        parts += ["--include", *(f"'{pattern}'" for pattern in include)]
+    if local_dir:
+        parts += ["--local-dir", f'"{local_dir}"']
+    return " ".join(parts)
+
+
+def download_command_liveportrait(mode: str, local_dir: Optional[str] = None) -> str:
+    local_dir = local_dir or os.path.join("ComfyUI", "models", LIVEPORTRAIT_FOLDER)
+    base = "liveportrait/base_models/*" if mode == "human" else "liveportrait_animals/base_models_v1.1/*"
+    return download_command(OFFICIAL_REPO, local_dir=local_dir, include=(base, "liveportrait/retargeting_models/*"))
+
+
+def download_command_joyvasa(local_dir: Optional[str] = None) -> str:
+    local_dir = local_dir or os.path.join("ComfyUI", "models", JOYVASA_FOLDER)
+    return download_command(JOYVASA_REPO, (MOTION_GENERATOR_FILE, MOTION_TEMPLATE_FILE), local_dir)
+
+
+# -- finding and downloading ---------------------------------------------------------------
+
+def find_first(folders: Iterable[str], candidates: Iterable[str]) -> Optional[str]:
+    """Full path of the first candidate (relative name) found in any folder, candidates first."""
+    folders = [f for f in folders if os.path.isdir(f)]
+    for relative in candidates:
+        for root in folders:
+            path = os.path.join(root, relative)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _new_paths(root: str, filename: str) -> list[str]:
+    """Paths a download of ``filename`` into ``root`` may create: the folders above the file
+    and huggingface_hub's bookkeeping tree (``.cache/huggingface``: locks, metadata) under ``root``."""
+    root = os.path.abspath(root)
+    chain, path = [], os.path.dirname(os.path.join(root, filename))
+    while os.path.dirname(path) != path:  # up to the filesystem root: os.makedirs makes any
+        chain.append(path)
+        path = os.path.dirname(path)
+    cache = os.path.join(root, ".cache")
+    tree = []
+    for dirpath, dirnames, filenames in os.walk(cache):
+        tree += [os.path.join(dirpath, name) for name in dirnames + filenames]
+    return chain + [cache] + tree
+
+
+def _remove_leftovers(before: set[str], candidates: list[str]) -> None:
+    for path in sorted(set(candidates) - before, key=lambda p: -p.count(os.sep)):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)  # only when empty: files of other downloads stay
+            elif os.path.lexists(path):
+                os.remove(path)
+        except OSError:
+            continue
+
+
+def download_file(repo: str, filename: str, root: str) -> str:
+    """Download ``filename`` of a Hugging Face ``repo`` into folder ``root`` (its repository
+    sub-path kept) and return its full path. On failure, whatever the attempt created (lock
+    and metadata files, empty folders) is removed and :class:`ModelFileMissing` says the
+    manual command."""
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # pragma: no cover - listed in requirements.txt
+        raise ModelFileMissing(
+            "Automatic download needs the huggingface_hub package: pip install 'huggingface_hub>=0.34'"
+        ) from None
+    existing = {path for path in _new_paths(root, filename) if os.path.lexists(path)}
+    print(f"[JoyVASA] downloading {repo}/{filename} into {root}")
+    try:
+        os.makedirs(root, exist_ok=True)
+        return hf_hub_download(repo_id=repo, filename=filename, local_dir=root)
+    except Exception as err:  # network, auth, missing file: one sentence for the user
+        _remove_leftovers(existing, _new_paths(root, filename))
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise ModelFileMissing(
+            f"Downloading {filename} from the Hugging Face repository {repo} failed "
+            f"({type(err).__name__}: {reason}). Check the network connection, or download it by hand:  "
+            f"{download_command(repo, (filename,), root)}"
+        ) from None
