@@ -16,6 +16,7 @@ from .motion import EditMotion, EncodeAudio, SampleMotion  # noqa: E402
 from .motion_files import LoadMotion, SaveMotion  # noqa: E402
 from .render import Render, RenderToVideo  # noqa: E402
 from .source import ExtractSource  # noqa: E402
+from .video_motion import ExtractMotionFromVideo  # noqa: E402
 
 NODES: list[type[io.ComfyNode]] = [
     LoadLivePortrait,
@@ -29,6 +30,7 @@ NODES: list[type[io.ComfyNode]] = [
     SaveMotion,
     LoadMotion,
     Animate,
+    ExtractMotionFromVideo,
 ]
 
 

@@ -12,4 +12,5 @@ EXPECTED_NODES = {
     "JoyVASASaveMotion",
     "JoyVASALoadMotion",
     "JoyVASAAnimate",
+    "JoyVASAExtractMotionFromVideo",
 }
