@@ -227,6 +227,6 @@ def load_motion_extractor(liveportrait_dir, device="cpu"):
     network = load_network_file("motion_extractor", files["motion_extractor"]).to(target).eval().requires_grad_(False)
     return LivePortraitModels(
         appearance_feature_extractor=None, motion_extractor=network, warping_module=None, spade_generator=None,
-        stitching=None, lip_retargeting=None, eye_retargeting=None, device=target, kind=kind,
+        stitching=None, lip_retargeting=None, eye_retargeting=None, kind=kind,
         files={"motion_extractor": files["motion_extractor"]},
     )

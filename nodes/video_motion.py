@@ -37,7 +37,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 types.LivePortrait.Input("liveportrait"),
                 io.Image.Input("frames", optional=True,
                                tooltip="The video's frames (e.g. from a video loader); ignored when 'video' is connected."),
-                io.Float.Input("fps", default=25.0, min=1.0, max=240.0, step=0.001,
+                io.Float.Input("frames_fps", default=25.0, min=1.0, max=240.0, step=0.001,
                                tooltip="Frame rate of 'frames' (the motion is resampled to 25 fps)."),
                 io.Video.Input("video", optional=True, tooltip="A VIDEO (e.g. from Load Video); used instead of frames."),
                 io.String.Input("face_box", default="", optional=True,
@@ -53,7 +53,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, liveportrait, fps, detect_every, box_smoothing, frames=None, video=None, face_box="",
+    def execute(cls, liveportrait, frames_fps, detect_every, box_smoothing, frames=None, video=None, face_box="",
                 **values) -> io.NodeOutput:
         from joyvasa.face import parse_face_box
         from joyvasa.video_motion import VideoCropOptions, motion_from_frames
@@ -61,6 +61,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
         from . import model_files
 
         crop = options_from(SourceOptions, values)
+        fps = frames_fps
         if video is not None:
             components = video.get_components()
             frames, fps = components.images, float(components.frame_rate)

@@ -89,14 +89,16 @@ def test_prepare_source_takes_a_mask_batch_of_one_and_refuses_several_portraits(
 
 
 def test_big_photos_are_shrunk_to_max_side_with_their_face_box():
-    photo = torch.rand(1500, 2600, 3)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 30, 52, generator=torch.Generator().manual_seed(0)),
+                                             size=(1500, 2600), mode="bilinear")
+    photo = smooth[0].permute(1, 2, 0).contiguous()  # a smooth photo: shrinking it loses nothing visible
     box = (1300.0, 700.0, 1560.0, 1000.0)
     source = pipeline.prepare_source(_ExtractorsStandIn(), photo, BBOX, face_box=box)
     assert tuple(source.image.shape) == (738, 1280, 3)  # long side 1280, aspect kept
     full = pipeline.prepare_source(_ExtractorsStandIn(), photo, BBOX.replace(max_side=0), face_box=box)
     assert tuple(full.image.shape) == (1500, 2600, 3)
     # The same face is cropped either way: the box was scaled with the photo.
-    assert (source.crop.crop_256 - full.crop.crop_256).abs().mean() < 0.03
+    assert (source.crop.crop_256 - full.crop.crop_256).abs().mean() < 0.01
 
 
 def test_cli_flags_are_the_option_fields_with_their_defaults_and_checks(capsys):

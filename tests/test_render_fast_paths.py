@@ -26,7 +26,7 @@ def small_renderer(dtype=torch.float32, channels_last=False) -> LivePortraitMode
     models = LivePortraitModels(
         appearance_feature_extractor=None, motion_extractor=None,
         warping_module=_fill_synthetic(warping, 1), spade_generator=_fill_synthetic(decoder, 2),
-        stitching=None, lip_retargeting=None, eye_retargeting=None, device=torch.device("cpu"), dtype=dtype,
+        stitching=None, lip_retargeting=None, eye_retargeting=None, dtype=dtype,
     )
     return models.configure(channels_last=channels_last)
 

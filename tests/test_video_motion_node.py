@@ -1,5 +1,4 @@
-"""JoyVASA Extract Motion From Video, in-process against ComfyUI 0.3.75 (the node is not
-registered yet, so it is imported from the loaded pack directly)."""
+"""JoyVASA Extract Motion From Video, in-process against ComfyUI 0.3.75."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from tests.liveportrait_files import weights_dir
 from tests.test_nodes_contract import PACK_MODULE, pack  # noqa: F401  (the pack fixture)
 from tests.video_files import astronaut_frames
 
-WIDGETS = dict(fps=30.0, detector="mtcnn", crop_scale=2.3, detect_every=5, box_smoothing=2.0)
+WIDGETS = dict(frames_fps=30.0, detector="mtcnn", crop_scale=2.3, detect_every=5, box_smoothing=2.0)
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +23,10 @@ def node(pack):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def handle(pack):  # noqa: F811
-    runtime = importlib.import_module(f"{PACK_MODULE}.nodes.runtime")
+    models = importlib.import_module(f"{PACK_MODULE}.nodes.models")
     extractor = load_motion_extractor(weights_dir("official_human"))
-    return runtime.ModelHandle(extractor, "liveportrait", torch.device("cpu"), torch.float32)
+    cpu = torch.device("cpu")
+    return models.manage(extractor, extractor.networks(), "liveportrait", cpu, cpu, torch.float32, {})
 
 
 def test_a_video_input_gives_the_motion_of_its_frames(node, handle):
@@ -34,8 +34,8 @@ def test_a_video_input_gives_the_motion_of_its_frames(node, handle):
 
     frames = torch.from_numpy(astronaut_frames(9, 256)).float() / 255  # 0.3 s at 30 fps
     video = InputImpl.VideoFromComponents(Types.VideoComponents(images=frames, audio=None, frame_rate=Fraction(30)))
-    (motion,) = node.execute(liveportrait=handle, video=video, **{**WIDGETS, "fps": 1.0}).result
-    expected = motion_from_frames(handle.models, frames, 30.0, VideoCropOptions(detector="mtcnn"))
+    (motion,) = node.execute(liveportrait=handle, video=video, **{**WIDGETS, "frames_fps": 1.0}).result
+    expected = motion_from_frames(handle.model, frames, 30.0, VideoCropOptions(detector="mtcnn"))
     assert len(motion) == 8 and motion.fps == 25.0  # instants 0..0.28 s of 0.3 s; the widget fps is ignored for a VIDEO
     for key in MOTION_KEYS:
         torch.testing.assert_close(getattr(motion, key), getattr(expected, key), rtol=0, atol=0)

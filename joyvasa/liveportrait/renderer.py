@@ -55,7 +55,7 @@ class LivePortraitModels:
     @property
     def device(self) -> torch.device:
         """Where the weights are now (ComfyUI's model management may move them between calls)."""
-        return next(self.warping_module.parameters()).device
+        return next(self.networks().parameters()).device
 
     def networks(self) -> nn.ModuleDict:
         """Every loaded network in one module (moved, offloaded and counted as one model)."""
