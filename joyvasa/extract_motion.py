@@ -13,22 +13,17 @@ import argparse
 import sys
 
 from joyvasa.video_frames import TARGET_FPS
-from joyvasa.video_motion import VideoCropOptions
+from joyvasa.video_motion import add_video_crop_flags, video_crop_options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = VideoCropOptions()
     parser = argparse.ArgumentParser(prog="python -m joyvasa.extract_motion", description=__doc__.split("\n\n")[0])
     parser.add_argument("video", help="a video showing one face (mp4, mov, mkv, webm, ...)")
     parser.add_argument("output", help="motion file to write (.safetensors)")
     parser.add_argument("--liveportrait", required=True, help="LivePortrait model folder (only the motion extractor is read)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     parser.add_argument("--fps", type=float, default=TARGET_FPS, help=f"motion frame rate (default {TARGET_FPS:g})")
-    parser.add_argument("--detector", default=defaults.detector, help="face detector (auto, mtcnn, insightface, none)")
-    parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
-                        help="a folder holding the InsightFace models (repeatable)")
-    parser.add_argument("--detect-every", type=int, default=defaults.detect_every)
-    parser.add_argument("--box-smoothing", type=float, default=defaults.box_smoothing)
+    add_video_crop_flags(parser)
     parser.add_argument("--frames-per-batch", type=int, default=16)
     return parser
 
@@ -42,8 +37,7 @@ def main(argv=None) -> int:
     if not args.output.lower().endswith(".safetensors"):
         print(f"error: output '{args.output}' must end in .safetensors (a motion file).", file=sys.stderr)
         return 2
-    options = VideoCropOptions(detector=args.detector, model_folders=args.model_folders, detect_every=args.detect_every,
-                               box_smoothing=args.box_smoothing)
+    options = video_crop_options(args)
     try:
         extractor = load_motion_extractor(args.liveportrait, device=args.device)
         with tqdm(unit="frame", desc="extract motion") as bar:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from joyvasa.video_frames import TARGET_FPS, VIDEO_SUFFIXES
-from joyvasa.video_motion import MOTION_KEYS, VideoCropOptions
+from joyvasa.video_motion import MOTION_KEYS, VideoCropOptions, add_video_crop_flags, video_crop_options
 
 DEFAULT_MIN_SECONDS = 5.0  # a training sample spans n_motions = 100 frames (4 s) and needs more
 DEFAULT_VAL_FRACTION = 0.1
@@ -222,7 +222,6 @@ def _run(todo, workers, liveportrait_dir, device, show_progress):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = VideoCropOptions()
     parser = argparse.ArgumentParser(prog="python -m joyvasa.prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("videos_dir", help="folder of talking-face videos with sound (searched recursively)")
     parser.add_argument("data_dir", help="output data folder (clips/, train.txt, val.txt, motion_template.*)")
@@ -232,13 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-seconds", type=float, default=DEFAULT_MIN_SECONDS,
                         help=f"skip videos shorter than this (default {DEFAULT_MIN_SECONDS:g})")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    parser.add_argument("--detector", default=defaults.detector, help="face detector (auto, mtcnn, insightface, none)")
-    parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
-                        help="a folder holding the InsightFace models (repeatable)")
-    parser.add_argument("--detect-every", type=int, default=defaults.detect_every,
-                        help=f"run the detector on every k-th frame (default {defaults.detect_every})")
-    parser.add_argument("--box-smoothing", type=float, default=defaults.box_smoothing,
-                        help=f"Gaussian sigma of the crop window over time, frames (default {defaults.box_smoothing:g})")
+    add_video_crop_flags(parser)
     parser.add_argument("--frames-per-batch", type=int, default=16)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -246,8 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    options = VideoCropOptions(detector=args.detector, model_folders=args.model_folders, detect_every=args.detect_every,
-                               box_smoothing=args.box_smoothing)
+    options = video_crop_options(args)
     from tqdm import tqdm
 
     try:

@@ -65,6 +65,24 @@ class VideoCropOptions:
         return self
 
 
+def add_video_crop_flags(parser) -> None:
+    """The face-finding flags of ``python -m joyvasa.prepare`` and ``python -m joyvasa.extract_motion``."""
+    defaults = VideoCropOptions()
+    parser.add_argument("--detector", default=defaults.detector, help="face detector (auto, mtcnn, insightface, none)")
+    parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
+                        help="a folder holding the InsightFace models (repeatable)")
+    parser.add_argument("--detect-every", type=int, default=defaults.detect_every,
+                        help=f"run the detector on every k-th frame (default {defaults.detect_every})")
+    parser.add_argument("--box-smoothing", type=float, default=defaults.box_smoothing,
+                        help=f"Gaussian sigma of the crop window over time, frames (default {defaults.box_smoothing:g})")
+
+
+def video_crop_options(args) -> VideoCropOptions:
+    """Parsed :func:`add_video_crop_flags` -> checked options."""
+    return VideoCropOptions(detector=args.detector, model_folders=args.model_folders,
+                            detect_every=args.detect_every, box_smoothing=args.box_smoothing).check()
+
+
 def _crop_params(options: VideoCropOptions) -> dict:
     return dict(scale=float(options.crop_scale), vx_ratio=float(options.vx_ratio), vy_ratio=float(options.vy_ratio))
 

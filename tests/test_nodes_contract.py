@@ -403,3 +403,23 @@ def test_insightface_is_looked_for_in_every_registered_folder(pack, model_dirs, 
     assert model_files.insightface_folders() == [
         str(from_yaml), str(Path(folder_paths.models_dir) / "insightface"), str(model_dirs["liveportrait"]),
         str(Path(folder_paths.models_dir))]
+
+
+def test_render_node_and_cli_build_the_same_driving_options(node_classes):
+    """The node path and the command line reach pipeline.driving_keypoints with equal RenderOptions
+    for the same settings (tests/test_driving_golden.py pins the CLI path to upstream's numbers)."""
+    from joyvasa.cli import build_parser
+    from joyvasa.options import RenderOptions
+
+    from joyvasa_comfy_pack.nodes.widgets import options_from
+
+    widgets = {"preset": "custom", "driving_option": "pose-friendly", "driving_multiplier": 1.2,
+               "stitching": False, "relative_motion": True, "region": "lip", "lip_normalize": False,
+               "paste_back": True, "frames_per_batch": 0}
+    info = node_classes["JoyVASARender"].GET_NODE_INFO_V1()["input"]["required"]
+    assert set(widgets) <= set(info)  # every switch is a widget of the node
+    argv = ["--image", "a", "--audio", "b", "--out", "c", "--liveportrait", "d", "--motion-generator", "e",
+            "--template", "f", "--driving-option", "pose-friendly", "--driving-multiplier", "1.2",
+            "--no-stitching", "--relative-motion", "--region", "lip"]
+    from_cli = RenderOptions.from_values(vars(build_parser().parse_args(argv)))
+    assert options_from(RenderOptions, widgets) == from_cli
