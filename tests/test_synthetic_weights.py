@@ -8,14 +8,11 @@ import pytest
 import torch
 
 from joyvasa.benchmarks import synthetic
-from joyvasa.liveportrait.loading import _BUILDERS, STITCHING_GROUPS, _empty_network
+from joyvasa.liveportrait.loading import _BUILDERS, _empty_network
 from tests.recipe import manifest_keys, recipe_state_dict
 
-STITCHING_BUILDERS = {
-    synthetic.STITCHING_NAMESPACES["stitching"]: STITCHING_GROUPS["stitching"][1],
-    synthetic.STITCHING_NAMESPACES["lip_retargeting"]: STITCHING_GROUPS["lip"][1],
-    synthetic.STITCHING_NAMESPACES["eye_retargeting"]: STITCHING_GROUPS["eye"][1],
-}
+STITCHING_BUILDERS = {synthetic.STITCHING_NAMESPACES[name]: builder
+                      for name, builder in synthetic.stitching_builders().items()}
 
 
 def _build(namespace: str) -> torch.nn.Module:

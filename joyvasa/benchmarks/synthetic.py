@@ -51,6 +51,18 @@ STITCHING_NAMESPACES = {
 }
 
 
+def stitching_builders() -> dict:
+    """LivePortraitModels argument -> builder of that stitching MLP (released sizes)."""
+    from joyvasa.liveportrait.stitching_retargeting_network import (
+        eye_retargeting_network,
+        lip_retargeting_network,
+        stitching_network,
+    )
+
+    return {"stitching": stitching_network, "lip_retargeting": lip_retargeting_network,
+            "eye_retargeting": eye_retargeting_network}
+
+
 # --------------------------------------------------------------------------------------
 # The recipe
 # --------------------------------------------------------------------------------------
@@ -171,11 +183,10 @@ def synthetic_liveportrait(device="cpu", dtype=torch.float32, **fast_paths):
 
     ``fast_paths``: passed to :meth:`LivePortraitModels.configure` (channels_last, compile).
     """
-    from joyvasa.liveportrait.loading import _BUILDERS, BASE_PARTS, STITCHING_GROUPS, LivePortraitModels, _empty_network
+    from joyvasa.liveportrait.loading import _BUILDERS, BASE_PARTS, LivePortraitModels, _empty_network
 
     networks = {part: fill_with_recipe(_empty_network(_BUILDERS[part]), part) for part in BASE_PARTS}
-    builders = {"stitching": STITCHING_GROUPS["stitching"][1], "lip_retargeting": STITCHING_GROUPS["lip"][1],
-                "eye_retargeting": STITCHING_GROUPS["eye"][1]}
+    builders = stitching_builders()
     mlps = {name: fill_with_recipe(builders[name](), namespace) for name, namespace in STITCHING_NAMESPACES.items()}
     for network in (*networks.values(), *mlps.values()):
         network.to(device)
@@ -198,7 +209,8 @@ def narrow_renderer(dtype=torch.float32, channels_last: bool = False):
     decoder = SPADEDecoder(max_features=64, block_expansion=8, out_channels=16)
     models = LivePortraitModels(
         appearance_feature_extractor=None, motion_extractor=None,
-        warping_module=fill_with_recipe(warping, "narrow_warping"), spade_generator=fill_with_recipe(decoder, "narrow_decoder"),
+        warping_module=fill_with_recipe(warping, "narrow_warping"),
+        spade_generator=fill_with_recipe(decoder, "narrow_decoder"),
         stitching=None, lip_retargeting=None, eye_retargeting=None, device=torch.device("cpu"), dtype=dtype,
     )
     return models.configure(channels_last=channels_last)
