@@ -22,10 +22,10 @@ import sys
 
 import torch
 
-from joyvasa.motion.motion import LIP_KEYPOINTS, Motion
+from joyvasa.audio.waveform import SAMPLE_RATE as AUDIO_SAMPLE_RATE
+from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES as LIP_KEYPOINTS
+from joyvasa.motion.motion import Motion
 from joyvasa.motion.windows import LEAD_PAD_FRAMES
-
-AUDIO_SAMPLE_RATE = 16000
 
 
 def lip_opening(motion: Motion) -> torch.Tensor:

@@ -8,7 +8,7 @@
 * ``kijai``: flat ``<part>.safetensors`` with the stitching file flattened to
   ``retarget_shoulder_module.mlp.0.weight`` etc.
 
-The ~580 MB of weights are written once per format per test session (:func:`weights_dir`),
+The recipe weights (:mod:`joyvasa.benchmarks.synthetic`, through ``tests.recipe``): ~580 MB, are written once per format per test session (:func:`weights_dir`),
 and the animal base files are hard links to the human ones (same bytes) where possible.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -30,23 +29,6 @@ FORMATS = ("official_human", "official_animal", "kijai")
 
 _written: dict[str, Path] = {}
 _session_root: Path | None = None
-
-
-@contextmanager
-def _one_thread():
-    """The recipe's float64 SVDs (spectral-norm vectors of the decoder) run many times faster
-    on one thread when the CPU is shared; the recipe is cached, so this is paid once."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def base_state_dict(part: str) -> dict[str, torch.Tensor]:
-    with _one_thread():
-        return recipe_state_dict(part)
 
 
 def stitching_groups() -> dict[str, dict[str, torch.Tensor]]:
@@ -81,7 +63,7 @@ def write_official_human(root: Path) -> Path:
     folder = root / "liveportrait"
     (folder / "base_models").mkdir(parents=True, exist_ok=True)
     for part in BASE_PARTS:
-        torch.save(base_state_dict(part), folder / "base_models" / f"{part}.pth")
+        torch.save(recipe_state_dict(part), folder / "base_models" / f"{part}.pth")
     write_official_stitching(folder / "retargeting_models" / "stitching_retargeting_module.pth")
     return folder
 
@@ -100,7 +82,7 @@ def write_official_animal(root: Path, human_folder: Path | None = None) -> Path:
             except OSError:
                 shutil.copyfile(source, target)
         else:
-            torch.save(base_state_dict(part), target)
+            torch.save(recipe_state_dict(part), target)
     write_official_stitching(folder / "retargeting_models" / "stitching_retargeting_module.pth")
     return folder
 
@@ -112,7 +94,7 @@ def write_kijai(root: Path) -> Path:
     folder = root / "liveportrait_safetensors"
     folder.mkdir(parents=True, exist_ok=True)
     for part in BASE_PARTS:
-        state = {key: value.contiguous() for key, value in base_state_dict(part).items()}
+        state = {key: value.contiguous() for key, value in recipe_state_dict(part).items()}
         save_file(state, str(folder / f"{part}.safetensors"))
     write_kijai_stitching(folder / "stitching_retargeting_module.safetensors")
     return folder

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from joyvasa.benchmarks.synthetic import released_motion_config
 from tests.recipe import load_golden, manifest_keys, recipe_state_dict
 
 NAMESPACE = "motion_generator"
@@ -43,15 +44,6 @@ RECIPE_ARGS = dict(
 )
 
 
-def recipe_config():
-    from joyvasa.motion import MotionGeneratorConfig
-
-    return MotionGeneratorConfig(
-        motion_feat_dim=73, feature_dim=256, n_prev_motions=10, n_motions=100, n_layers=8, n_heads=8,
-        ffn_dim=1024, n_diff_steps=50, fps=25.0, pad_mode="zero", audio_model="hubert_zh",
-    )
-
-
 @lru_cache(maxsize=None)
 def _computed_buffers() -> dict[str, torch.Tensor]:
     """The buffers our module computes itself (tables, mask, schedule)."""
@@ -59,7 +51,7 @@ def _computed_buffers() -> dict[str, torch.Tensor]:
     from joyvasa.motion import MotionGenerator
 
     kinds = {entry["key"]: entry["kind"] for entry in manifest_keys(NAMESPACE)}
-    state = MotionGenerator(recipe_config(), build_audio_encoder("hubert")).state_dict()
+    state = MotionGenerator(released_motion_config(), build_audio_encoder("hubert")).state_dict()
     return {key: value for key, value in state.items() if kinds.get(key) == "buffer"}
 
 

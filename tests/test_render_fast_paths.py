@@ -1,8 +1,8 @@
 """Rendering fast paths of LivePortraitModels.warp_decode: batching, channels-last,
 inference mode, bf16 autocast -- against the plain float32 path.
 
-Most cases use a narrow W + G (same code, fewer channels) so they run in seconds; the
-last two run the released sizes against the golden vectors with channels-last on.
+Most cases use a narrow W + G (same code, fewer channels: ``narrow_renderer`` of
+joyvasa.benchmarks.synthetic) so they run in seconds; the last two run the released sizes against the golden vectors with channels-last on.
 """
 
 from __future__ import annotations
@@ -10,25 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from joyvasa.bench import _fill_synthetic
-from joyvasa.liveportrait import LivePortraitModels
-from joyvasa.liveportrait.spade_generator import SPADEDecoder
-from joyvasa.liveportrait.warping_network import WarpingNetwork
-
-
-def small_renderer(dtype=torch.float32, channels_last=False) -> LivePortraitModels:
-    """W over a (4, 4, 16, 16) volume and G to 128x128, with sane synthetic weights."""
-    warping = WarpingNetwork(
-        block_expansion=8, max_features=16, num_down_blocks=2, reshape_channel=4,
-        dense_motion_params=dict(block_expansion=4, max_features=16, num_blocks=2, reshape_depth=4, compress=2),
-    )
-    decoder = SPADEDecoder(max_features=64, block_expansion=8, out_channels=16)
-    models = LivePortraitModels(
-        appearance_feature_extractor=None, motion_extractor=None,
-        warping_module=_fill_synthetic(warping, 1), spade_generator=_fill_synthetic(decoder, 2),
-        stitching=None, lip_retargeting=None, eye_retargeting=None, dtype=dtype,
-    )
-    return models.configure(channels_last=channels_last)
+from joyvasa.benchmarks.synthetic import narrow_renderer
 
 
 def inputs(frames=3, seed=0):
@@ -40,7 +22,7 @@ def inputs(frames=3, seed=0):
 
 
 def test_batched_frames_equal_single_frames():
-    models = small_renderer()
+    models = narrow_renderer()
     feature_3d, kp_source, kp_driving = inputs()
     batched = models.warp_decode(feature_3d, kp_source, kp_driving)
     singles = torch.cat([models.warp_decode(feature_3d, kp_source, kp_driving[i:i + 1]) for i in range(3)])
@@ -49,9 +31,9 @@ def test_batched_frames_equal_single_frames():
 
 
 def test_channels_last_matches_contiguous_and_keeps_the_weights():
-    plain = small_renderer()
+    plain = narrow_renderer()
     before = {key: value.clone() for key, value in plain.spade_generator.state_dict().items()}
-    fast = small_renderer(channels_last=True)
+    fast = narrow_renderer(channels_last=True)
     assert fast.channels_last
     assert fast.spade_generator.fc.weight.is_contiguous(memory_format=torch.channels_last)
     assert fast.warping_module.dense_motion_network.mask.weight.is_contiguous(memory_format=torch.channels_last_3d)
@@ -69,7 +51,7 @@ def test_channels_last_matches_contiguous_and_keeps_the_weights():
 
 
 def test_output_is_an_ordinary_tensor():
-    models = small_renderer()
+    models = narrow_renderer()
     feature_3d, kp_source, kp_driving = inputs(frames=1)
     out = models.warp_decode(feature_3d, kp_source, kp_driving)
     assert not out.is_inference()
@@ -79,8 +61,8 @@ def test_output_is_an_ordinary_tensor():
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_bf16_autocast_error_is_bounded(channels_last):
     feature_3d, kp_source, kp_driving = inputs()
-    reference = small_renderer().warp_decode(feature_3d, kp_source, kp_driving)
-    out = small_renderer(torch.bfloat16, channels_last).warp_decode(feature_3d, kp_source, kp_driving)
+    reference = narrow_renderer().warp_decode(feature_3d, kp_source, kp_driving)
+    out = narrow_renderer(torch.bfloat16, channels_last).warp_decode(feature_3d, kp_source, kp_driving)
     assert out.dtype == torch.float32
     error = (out - reference).abs()
     # bf16 keeps 8 mantissa bits: a few 1e-3 on average in a 0..1 image, no outliers

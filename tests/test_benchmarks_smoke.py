@@ -1,0 +1,78 @@
+"""Every benchmark entry point runs clean at its smallest sizes, as a user runs it: a fresh
+``python -m ...`` process that must exit 0 and print its sections.
+
+The full bench builds the released-size networks (synthetic weights), renders two 512x512
+frames and, with ``--memory-clip-seconds``, spawns the streaming memory run in a child process,
+so this is the slowest test here (about a minute on one core). Add a new entry point to
+``ENTRY_POINTS``: its module, its smallest arguments and the lines (regular expressions) its
+output must contain.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALLEST_BENCH = [
+    "--device", "cpu", "--repeats", "1", "--photo-size", "256", "--batch-sizes", "1", "--dtypes", "fp32",
+    "--no-reference", "--motion-seconds", "1", "--samplers", "ddim:2", "--no-reference-motion",
+    "--memory-clip-seconds", "5", "--memory-render-frames", "1", "--memory-sampler", "ddim:2",
+]
+
+ENTRY_POINTS = [
+    pytest.param(
+        "joyvasa.bench", SMALLEST_BENCH,
+        [r"== system", r"== source extraction", r"prepare_source \(bbox crop \+ F \+ M\)\s+\d+\.\d+ s",
+         r"== audio features and motion sampling \(1 s of audio\)", r"DDIM 2 steps, CFG\s+\d+\.\d+",
+         r"== rendering", r"fp32, batch 1\s+\d+\.\d+", r"fastest: fp32, batch 1",
+         r"== paste-back", r"batched on cpu, batch 1\s+\d+\.\d+ ms/frame", r"H\.264 encode .*ms/frame",
+         r"ours: .* = \d+\.\d+ s per s of video", r"== memory of this benchmark process",
+         r"== streaming memory run: 5 s clip, 1 frames rendered, fp32, batch 1",
+         r"motion sampled \(125 frames, ddim:2", r"frames\s+1/1: RSS", r"video written \(1 frames",
+         r"PEAK RSS \d+\.\d+ MiB"],
+        id="bench+memory",
+    ),
+    pytest.param(
+        "joyvasa.benchmarks.motion",
+        ["--seconds", "1", "--repeats", "1", "--samplers", "ddim:2,ddim:3", "--device", "cpu"],
+        [r"== audio features and motion sampling \(1 s of audio\)", r"1 windows of 4 s",
+         r"features \(HuBERT \+ projection\)\s+\d+\.\d+", r"DDIM 2 steps, CFG\s+\d+\.\d+",
+         r"DDIM 3 steps, CFG\s+\d+\.\d+", r"DDPM 50, uncached decoder \(reference-style\)\s+\d+\.\d+"],
+        id="motion",
+    ),
+    pytest.param(
+        "joyvasa.benchmarks.train",
+        ["--size", "tiny", "--batch-size", "1", "--audio-training", "frozen", "--steps", "1", "--device", "cpu"],
+        [r"size tiny, device cpu, batch 1, audio frozen", r"step time \d+ ms .*samples/s"],
+        id="train",
+    ),
+    pytest.param(
+        "joyvasa.benchmarks.prepare",
+        ["--seconds", "0.4", "--size", "96", "--threads", "1", "--device", "cpu"],
+        [r"decode \+ resample\s+\d+\.\d+ frames/s", r"whole video \(default\)\s+\d+\.\d+ frames/s"],
+        id="prepare",
+    ),
+]
+
+
+def run_module(module: str, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(("module", "args", "expected_lines"), ENTRY_POINTS)
+def test_entry_point_runs_clean(module, args, expected_lines):
+    completed = run_module(module, args)
+    report = f"exit {completed.returncode}\n--- stdout\n{completed.stdout[-4000:]}\n--- stderr\n{completed.stderr[-4000:]}"
+    assert completed.returncode == 0, report
+    assert "Traceback" not in completed.stderr, report
+    missing = [pattern for pattern in expected_lines if not re.search(pattern, completed.stdout)]
+    assert not missing, f"lines not printed: {missing}\n{report}"
