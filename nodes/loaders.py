@@ -88,7 +88,8 @@ class LoadMotionGenerator(io.ComfyNode):
                                tooltip="Only for checkpoints without speech-encoder weights: a "
                                        "chinese-hubert-base folder or weight file. The released "
                                        "checkpoint carries its own encoder."),
-                io.Combo.Input("device", options=list(DEVICES), default="auto"),
+                io.Combo.Input("device", options=list(DEVICES), default="auto",
+                               tooltip="'auto' uses ComfyUI's device (GPU when there is one); the generator always runs in fp32."),
                 io.Combo.Input("download", options=[files.DOWNLOAD_OFF, files.JOYVASA_REPO],
                                default=files.DOWNLOAD_OFF,
                                tooltip="Download missing 'auto' files from this Hugging Face repository "

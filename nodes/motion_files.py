@@ -24,7 +24,8 @@ class SaveMotion(io.ComfyNode):
                         "with another portrait or settings.",
             inputs=[
                 types.Motion.Input("motion"),
-                io.String.Input("filename_prefix", default=f"{MOTION_SUBFOLDER}/motion"),
+                io.String.Input("filename_prefix", default=f"{MOTION_SUBFOLDER}/motion",
+                                tooltip="Path under ComfyUI's output folder; Load Motion lists files saved under joyvasa/."),
             ],
             outputs=[],
             is_output_node=True,

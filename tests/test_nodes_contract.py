@@ -423,3 +423,15 @@ def test_render_node_and_cli_build_the_same_driving_options(node_classes):
             "--no-stitching", "--relative-motion", "--region", "lip"]
     from_cli = RenderOptions.from_values(vars(build_parser().parse_args(argv)))
     assert options_from(RenderOptions, widgets) == from_cli
+
+
+def test_every_widget_has_a_tooltip(node_classes):
+    missing = []
+    for node_id, cls in node_classes.items():
+        info = cls.GET_NODE_INFO_V1()["input"]
+        for name, spec in {**info.get("required", {}), **info.get("optional", {})}.items():
+            is_widget = isinstance(spec[0], list) or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
+            options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+            if is_widget and not options.get("tooltip"):
+                missing.append(f"{node_id}.{name}")
+    assert not missing, missing
