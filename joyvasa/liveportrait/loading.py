@@ -1,6 +1,6 @@
 """Loading the released LivePortrait weights: one public entry point, :func:`load_liveportrait`.
 
-Accepted sources:
+Accepted inputs:
 
 * a directory in one of the known layouts (see :func:`find_liveportrait_files`):
   the official Hugging Face layout (``base_models/*.pth`` + ``retargeting_models/``),
@@ -215,12 +215,12 @@ def _resolve_dtype(dtype) -> torch.dtype:
 
 
 def load_liveportrait(
-    source, *, device="cpu", dtype=torch.float32, kind: str | None = None,
+    folder_or_files, *, device="cpu", dtype=torch.float32, kind: str | None = None,
     channels_last: bool = False, compile: bool = False,
 ) -> LivePortraitModels:
     """Load the LivePortrait renderer.
 
-    ``source``: a directory (official human / animal layout or Kijai's safetensors, see
+    ``folder_or_files``: a directory (official human / animal layout or Kijai's safetensors, see
     :func:`find_liveportrait_files`) or a dict {part: path} with the four ``BASE_PARTS`` and,
     optionally, ``stitching_retargeting_module`` (left out: no stitching/retargeting MLPs).
     ``device``: "cpu", "cuda", "mps" or a torch.device. ``dtype``: compute precision
@@ -230,9 +230,9 @@ def load_liveportrait(
     """
     compute_dtype = _resolve_dtype(dtype)
     target = torch.device(device)
-    if isinstance(source, Mapping):
-        unknown = sorted(set(source) - set(LIVEPORTRAIT_PARTS))
-        missing = [part for part in BASE_PARTS if not source.get(part)]
+    if isinstance(folder_or_files, Mapping):
+        unknown = sorted(set(folder_or_files) - set(LIVEPORTRAIT_PARTS))
+        missing = [part for part in BASE_PARTS if not folder_or_files.get(part)]
         if unknown or missing:
             raise ValueError(
                 "LivePortrait file paths must be given for "
@@ -241,12 +241,12 @@ def load_liveportrait(
                 + (f" Missing: {', '.join(missing)}." if missing else "")
                 + (f" Not LivePortrait parts: {', '.join(unknown)}." if unknown else "")
             )
-        files = {part: Path(path) for part, path in source.items() if path}
+        files = {part: Path(path) for part, path in folder_or_files.items() if path}
         resolved_kind = kind or "human"
-    elif isinstance(source, (str, os.PathLike)):
-        files, resolved_kind, _ = find_liveportrait_files(source, kind)
+    elif isinstance(folder_or_files, (str, os.PathLike)):
+        files, resolved_kind, _ = find_liveportrait_files(folder_or_files, kind)
     else:
-        raise TypeError(f"source must be a folder path or a dict of file paths, not {type(source).__name__}")
+        raise TypeError(f"folder_or_files must be a folder path or a dict of file paths, not {type(folder_or_files).__name__}")
 
     stitching = load_stitching_file(files[STITCHING_PART]) if files.get(STITCHING_PART) else {}  # small: first
     networks = {part: load_network_file(part, files[part]) for part in BASE_PARTS}
