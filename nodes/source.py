@@ -49,8 +49,9 @@ class ExtractSource(io.ComfyNode):
                         "volume and keypoints. One portrait per run.",
             inputs=[types.LivePortrait.Input("liveportrait"), io.Image.Input("image"), *face_inputs()],
             outputs=[
-                types.Source.Output("source"),
-                io.Image.Output("crop_preview", tooltip="The 256x256 crop the networks see."),
+                types.Source.Output("source", display_name="source"),
+                io.Image.Output("crop_preview", display_name="crop_preview",
+                                tooltip="The 256x256 crop the networks see."),
             ],
             hidden=[io.Hidden.unique_id],
         )

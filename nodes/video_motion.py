@@ -48,7 +48,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 io.Float.Input("box_smoothing", default=defaults.box_smoothing, min=0.0, max=25.0, step=0.5,
                                tooltip="How much the crop window is steadied over time (Gaussian sigma, frames; 0 = off)."),
             ],
-            outputs=[types.Motion.Output("motion")],
+            outputs=[types.Motion.Output("motion", display_name="motion")],
             hidden=[io.Hidden.unique_id],
         )
 
