@@ -9,7 +9,7 @@ from joyvasa.options import SourceOptions
 
 from . import types
 from .convert import one_image, one_mask
-from .runtime import intermediate_device
+from .runtime import intermediate_device, progress_for
 from .widgets import inputs_for, options_from
 
 
@@ -61,7 +61,8 @@ class ExtractSource(io.ComfyNode):
         from joyvasa import pipeline
 
         options = options_from(SourceOptions, values)
-        source = pipeline.prepare_source(liveportrait.ready(), one_image(image), options, **face_region(values))
+        source = pipeline.prepare_source(liveportrait.ready(), one_image(image), options, **face_region(values),
+                                         callback=progress_for(cls))  # detect + crop, appearance, keypoints
         return io.NodeOutput(source, crop_preview(source))
 
 

@@ -65,6 +65,7 @@ PACK_FILES = (
     "joyvasa",
     "web",
     "example_workflows",
+    "example_inputs",
     "pyproject.toml",
     "requirements.txt",
     "install.py",
