@@ -7,6 +7,8 @@ Extract Source's (one set of defaults in ``joyvasa.options``).
 
 from __future__ import annotations
 
+import math
+
 from comfy_api.latest import io
 
 from joyvasa.options import SourceOptions
@@ -14,6 +16,8 @@ from joyvasa.options import SourceOptions
 from . import types
 from .runtime import after_heavy_work, progress_for
 from .widgets import inputs_for, options_from
+
+TARGET_FPS = 25.0  # joyvasa.video_motion.TARGET_FPS (not imported here: the pack's import stays light)
 
 
 def _video_defaults():
@@ -30,7 +34,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
             node_id="JoyVASAExtractMotionFromVideo",
             display_name="JoyVASA Extract Motion From Video",
             category="JoyVASA",
-            description="Reads head pose and expression from a video of a face, frame by frame, at 25 fps; "
+            description="Reads head pose and expression from a video of a face, frame by frame, at motion_fps; "
                         "connect the motion to Edit Motion, Render or Save Motion to make a portrait move "
                         "like the video.",
             inputs=[
@@ -38,7 +42,10 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 io.Image.Input("frames", optional=True,
                                tooltip="The video's frames (e.g. from a video loader); ignored when 'video' is connected."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=240.0, step=0.001,
-                               tooltip="Frame rate of 'frames' (the motion is resampled to 25 fps)."),
+                               tooltip="Frame rate of 'frames' (ignored for 'video', which carries its own)."),
+                io.Float.Input("motion_fps", default=TARGET_FPS, min=1.0, max=60.0, step=1.0,
+                               tooltip="Frame rate of the motion, and so of the rendered video (JoyVASA's "
+                                       "25 by default; lower renders fewer frames, e.g. for a quick look)."),
                 io.Video.Input("video", optional=True, tooltip="A VIDEO (e.g. from Load Video); used instead of frames."),
                 io.String.Input("face_box", default="", optional=True,
                                 tooltip="For detector 'bbox': 'x0, y0, x1, y1' in pixels of the video."),
@@ -53,8 +60,8 @@ class ExtractMotionFromVideo(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, liveportrait, fps, detect_every, box_smoothing, frames=None, video=None, face_box="",
-                **values) -> io.NodeOutput:
+    def execute(cls, liveportrait, fps, detect_every, box_smoothing, motion_fps=TARGET_FPS, frames=None, video=None,
+                face_box="", **values) -> io.NodeOutput:
         from joyvasa.face import parse_face_box
         from joyvasa.video_motion import VideoCropOptions, motion_from_frames
 
@@ -70,6 +77,9 @@ class ExtractMotionFromVideo(io.ComfyNode):
                                    vx_ratio=crop.vx_ratio, vy_ratio=crop.vy_ratio, rotate=crop.rotate,
                                    detect_every=int(detect_every), box_smoothing=float(box_smoothing),
                                    model_folders=model_files.insightface_folders())
-        motion = motion_from_frames(liveportrait.ready(), frames, float(fps), options, progress=progress_for(cls))
+        if not math.isfinite(float(motion_fps)) or not 1.0 <= float(motion_fps) <= 60.0:
+            raise ValueError(f"motion_fps is {motion_fps}; it must be a number from 1 to 60 (25 = JoyVASA's rate).")
+        motion = motion_from_frames(liveportrait.ready(), frames, float(fps), options, target_fps=float(motion_fps),
+                                    progress=progress_for(cls))
         after_heavy_work()
         return io.NodeOutput(motion)

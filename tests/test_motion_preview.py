@@ -101,3 +101,25 @@ def test_preview_video_has_every_frame_and_the_audio(tmp_path):
         decoded = list(container.decode(video=0))
         assert len(decoded) == 10 and (decoded[0].width, decoded[0].height) == (256, 256)
         assert np.asarray(decoded[0].to_ndarray(format="rgb24")).mean() > 20
+
+
+def test_preview_video_runs_the_stages_up_to_the_motion_then_draws(tmp_path, monkeypatch):
+    """The --preview-only path: source, audio, motion, edit; the drawing instead of the render."""
+    import av
+
+    from joyvasa import pipeline
+
+    calls = []
+    motion = _motion(frames=8, fps=8.0)
+    monkeypatch.setattr(pipeline, "prepare_source", lambda *a, **k: calls.append("source") or _source())
+    monkeypatch.setattr(pipeline, "encode_audio", lambda *a, **k: calls.append("audio") or "features")
+    monkeypatch.setattr(pipeline, "sample_motion", lambda *a, **k: calls.append("motion") or motion)
+    monkeypatch.setattr(pipeline, "render_frames", lambda *a, **k: pytest.fail("--preview-only must not render"))
+    stages = []
+    result = motion_preview.preview_video(
+        RENDERER, None, torch.zeros(64, 64, 3), torch.zeros(1, 16000), 16000, tmp_path / "p.mp4",
+        render_options=NO_STITCHING, size=256, progress=lambda stage, done, total: stages.append(stage))
+    assert calls == ["source", "audio", "motion"] and result["frames"] == 8
+    assert stages and set(stages) == {"preview"}  # the stand-ins above report nothing themselves
+    with av.open(str(tmp_path / "p.mp4")) as container:
+        assert container.streams.audio and len(list(container.decode(video=0))) == 8
