@@ -41,7 +41,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 types.LivePortrait.Input("liveportrait"),
                 io.Image.Input("frames", optional=True,
                                tooltip="The video's frames (e.g. from a video loader); ignored when 'video' is connected."),
-                io.Float.Input("fps", default=25.0, min=1.0, max=240.0, step=0.001,
+                io.Float.Input("frames_fps", default=25.0, min=1.0, max=240.0, step=0.001,
                                tooltip="Frame rate of 'frames' (ignored for 'video', which carries its own)."),
                 io.Float.Input("motion_fps", default=TARGET_FPS, min=1.0, max=60.0, step=1.0,
                                tooltip="Frame rate of the motion, and so of the rendered video (JoyVASA's "
@@ -60,7 +60,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, liveportrait, fps, detect_every, box_smoothing, motion_fps=TARGET_FPS, frames=None, video=None,
+    def execute(cls, liveportrait, frames_fps, detect_every, box_smoothing, motion_fps=TARGET_FPS, frames=None, video=None,
                 face_box="", **values) -> io.NodeOutput:
         from joyvasa.face import parse_face_box
         from joyvasa.video_motion import VideoCropOptions, motion_from_frames
@@ -70,16 +70,16 @@ class ExtractMotionFromVideo(io.ComfyNode):
         crop = options_from(SourceOptions, values)
         if video is not None:
             components = video.get_components()
-            frames, fps = components.images, float(components.frame_rate)
+            frames, frames_fps = components.images, float(components.frame_rate)
         if frames is None:
-            raise ValueError("Extract Motion From Video: connect 'frames' (an IMAGE batch, with its fps) or 'video'.")
+            raise ValueError("Extract Motion From Video: connect 'frames' (an IMAGE batch, with its frames_fps) or 'video'.")
         options = VideoCropOptions(detector=crop.detector, face_box=parse_face_box(face_box), crop_scale=crop.crop_scale,
                                    vx_ratio=crop.vx_ratio, vy_ratio=crop.vy_ratio, rotate=crop.rotate,
                                    detect_every=int(detect_every), box_smoothing=float(box_smoothing),
                                    model_folders=model_files.insightface_folders())
         if not math.isfinite(float(motion_fps)) or not 1.0 <= float(motion_fps) <= 60.0:
             raise ValueError(f"motion_fps is {motion_fps}; it must be a number from 1 to 60 (25 = JoyVASA's rate).")
-        motion = motion_from_frames(liveportrait.ready(), frames, float(fps), options, target_fps=float(motion_fps),
+        motion = motion_from_frames(liveportrait.ready(), frames, float(frames_fps), options, target_fps=float(motion_fps),
                                     progress=progress_for(cls))
         after_heavy_work()
         return io.NodeOutput(motion)

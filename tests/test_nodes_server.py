@@ -114,10 +114,9 @@ def _fast(graph: dict) -> dict:
     graph = copy.deepcopy(graph)
     for node in graph.values():
         inputs = node["inputs"]
-        if node["class_type"] == "JoyVASAExtractMotionFromVideo":
-            inputs["motion_fps"] = FPS  # its "fps" is the rate of the frames it reads
-        elif "fps" in inputs and not isinstance(inputs["fps"], list):
-            inputs["fps"] = FPS
+        for name in ("fps", "motion_fps"):  # the video's frame rate (Encode Audio, Extract Motion From Video)
+            if name in inputs and not isinstance(inputs[name], list):
+                inputs[name] = FPS
         if "sampler" in inputs:
             inputs.update(sampler="ddim", steps=2)
     return graph

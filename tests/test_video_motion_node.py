@@ -14,7 +14,7 @@ from tests.liveportrait_files import weights_dir
 from tests.test_nodes_contract import PACK_MODULE, pack  # noqa: F401  (the pack fixture)
 from tests.video_files import astronaut_frames
 
-WIDGETS = dict(fps=30.0, detector="mtcnn", crop_scale=2.3, detect_every=5, box_smoothing=2.0)
+WIDGETS = dict(frames_fps=30.0, detector="mtcnn", crop_scale=2.3, detect_every=5, box_smoothing=2.0)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,9 @@ def test_a_video_input_gives_the_motion_of_its_frames(node, handle):
 
     frames = torch.from_numpy(astronaut_frames(9, 256)).float() / 255  # 0.3 s at 30 fps
     video = InputImpl.VideoFromComponents(Types.VideoComponents(images=frames, audio=None, frame_rate=Fraction(30)))
-    (motion,) = node.execute(liveportrait=handle, video=video, **{**WIDGETS, "fps": 1.0}).result
+    (motion,) = node.execute(liveportrait=handle, video=video, **{**WIDGETS, "frames_fps": 1.0}).result
     expected = motion_from_frames(handle.models, frames, 30.0, VideoCropOptions(detector="mtcnn"))
-    assert len(motion) == 8 and motion.fps == 25.0  # instants 0..0.28 s of 0.3 s; the widget fps is ignored for a VIDEO
+    assert len(motion) == 8 and motion.fps == 25.0  # instants 0..0.28 s of 0.3 s; the widget frames_fps is ignored for a VIDEO
     for key in MOTION_KEYS:
         torch.testing.assert_close(getattr(motion, key), getattr(expected, key), rtol=0, atol=0)
 
