@@ -1,6 +1,7 @@
 """Draw a UI-format ComfyUI workflow as a PNG, for the README.
 
-    python docs/draw_workflow.py example_workflows/joyvasa_staged.json docs/images/joyvasa_staged.png
+    python docs/draw_workflow.py "example_workflows/<template>.json" docs/images/<picture>.png
+    python docs/draw_workflow.py --all      # every template into docs/images (names in PICTURES)
 
 Nodes are drawn where the workflow places them, with their inputs on the left, outputs
 on the right and widget values below (named from the API-format twin in
@@ -24,6 +25,14 @@ TYPE_COLOURS = {
     "FLOAT": (200, 200, 120), "VIDEO": (230, 110, 200),
 }
 CUSTOM_COLOUR = (190, 140, 255)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# template (its file name is its title in ComfyUI's template browser) -> README picture
+PICTURES = {
+    "JoyVASA - talking portrait (all in one)": "joyvasa_all_in_one.png",
+    "JoyVASA - talking portrait, long clips (staged)": "joyvasa_staged.png",
+    "JoyVASA - talking cat (animal)": "joyvasa_animal.png",
+    "JoyVASA - portrait moved by a video": "joyvasa_from_video.png",
+}
 
 
 def _font(size: int):
@@ -125,6 +134,10 @@ def draw(workflow: dict) -> Image.Image:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--all"]:
+        for name, picture in PICTURES.items():
+            main([os.path.join(ROOT, "example_workflows", f"{name}.json"), os.path.join(ROOT, "docs", "images", picture)])
+        return 0
     if len(argv) != 2:
         print(__doc__)
         return 2

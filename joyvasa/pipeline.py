@@ -27,6 +27,7 @@ from joyvasa.options import AudioOptions, EditOptions, RenderOptions, SampleOpti
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total); may raise to cancel
 STAGES = ("source", "audio", "motion", "render")
+SOURCE_STEPS = 3  # prepare_source's progress: detect + crop, appearance, keypoints
 LIP_NORMALIZE_THRESHOLD = 0.03  # LivePortrait: a source lip-open ratio above this is closed first
 
 
@@ -45,21 +46,26 @@ class Source:
 # -- loading ------------------------------------------------------------------------------
 
 def load_liveportrait(folder_or_files, *, device="cpu", dtype=torch.float32, kind=None,
-                      channels_last=False, compile=False):
+                      channels_last=False, compile=False, callback: Optional[ProgressCallback] = None):
     """See :func:`joyvasa.liveportrait.load_liveportrait` (a folder or a dict of files).
 
     ``dtype`` bfloat16 (CPU with AVX512-BF16/AMX, or GPU) or float16 (GPU) runs W and G
     under autocast; ``channels_last`` and ``compile`` are the opt-in fast paths.
     ``python -m joyvasa.bench`` measures each, with its error against float32.
+    ``callback(done, total)`` counts the files read.
     """
     from joyvasa.liveportrait import load_liveportrait as _load
 
     return _load(folder_or_files, device=device, dtype=dtype, kind=kind, channels_last=channels_last,
-                 compile=compile)
+                 compile=compile, callback=callback)
 
 
-def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=None, device="cpu") -> MotionGeneratorBundle:
-    """JoyVASA checkpoint (.pt) + motion_template.pkl -> ``MotionGeneratorBundle(generator, template)``."""
+def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=None, device="cpu",
+                          callback: Optional[ProgressCallback] = None) -> MotionGeneratorBundle:
+    """JoyVASA checkpoint (.pt) + motion_template.pkl -> ``MotionGeneratorBundle(generator, template)``.
+
+    ``callback(done, total)`` counts the loading steps (checkpoint, encoder, generator, template).
+    """
     from joyvasa.motion.loading import load_motion_generator as _load
 
     if not template_path:
@@ -67,7 +73,8 @@ def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=Non
             "The motion template (motion_template.pkl) is required: it turns the generator's "
             "normalised output into head pose and expression. Choose it next to the checkpoint."
         )
-    return _load(checkpoint_path, template_path=template_path, audio_encoder_path=audio_encoder_path, device=device)
+    return _load(checkpoint_path, template_path=template_path, audio_encoder_path=audio_encoder_path, device=device,
+                 callback=callback)
 
 
 # -- stages -------------------------------------------------------------------------------
@@ -75,17 +82,23 @@ def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=Non
 @torch.no_grad()
 def prepare_source(
     renderer, image, options: SourceOptions = SourceOptions(), *, mask=None, face_box=None, model_folders=None,
+    callback: Optional[ProgressCallback] = None,
 ) -> Source:
     """Crop the face, then run the appearance and motion extractors once.
 
     ``image``: (H, W, C) float 0..1 (grey and RGBA are converted). ``mask``: optional (H, W)
     region of the face, or ``face_box`` (x0, y0, x1, y1) pixels, for the ``bbox`` detector or to
     choose among detected faces. ``model_folders``: folders searched for optional detector files
-    (InsightFace). The photo is first shrunk to ``options.max_side``.
+    (InsightFace). The photo is first shrunk to ``options.max_side``. ``callback(done, total)``
+    counts three steps: face found and cropped, appearance extracted, keypoints extracted.
     """
     from joyvasa.face import box_from_mask, crop_source
     from joyvasa.face.image import shrink_to_max_side, to_rgb_tensor
     from joyvasa.liveportrait.keypoints import lip_normalization_delta
+
+    def report(done: int) -> None:
+        if callback is not None:
+            callback(done, SOURCE_STEPS)
 
     image = to_rgb_tensor(image, "image")  # (H, W, 3) float32 0..1: the one check of the photo
     if mask is not None:
@@ -98,9 +111,12 @@ def prepare_source(
         crop_scale=options.crop_scale, vx_ratio=options.vx_ratio, vy_ratio=options.vy_ratio,
         rotate=options.rotate, model_folders=model_folders,
     )
+    report(1)
     crop_256 = torch.as_tensor(crop.crop_256, dtype=torch.float32).permute(2, 0, 1)[None]  # (1, 3, 256, 256)
     feature_3d = renderer.extract_appearance(crop_256)
+    report(2)
     kp_info = renderer.extract_kp_info(crop_256)
+    report(3)
     lip_delta = None
     if crop.lip_ratio is not None and renderer.lip_retargeting is not None:
         lip_delta = lip_normalization_delta(

@@ -35,7 +35,8 @@ class Animate(io.ComfyNode):
                 *inputs_for(RenderOptions, skip=("preset",)),  # one preset widget sets both stages
                 *face_inputs(),
             ],
-            outputs=[io.Image.Output("frames"), io.Audio.Output("audio_out", display_name="audio"),
+            outputs=[io.Image.Output("frames", display_name="frames"),
+                     io.Audio.Output("audio_out", display_name="audio"),
                      io.Float.Output("fps_out", display_name="fps")],
             hidden=[io.Hidden.unique_id],
         )

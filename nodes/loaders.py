@@ -7,7 +7,7 @@ from comfy_api.latest import io
 from . import model_files as files
 from . import types
 from .models import MODEL_CACHE, ManagedModel, file_key, manage
-from .runtime import DEVICES, offload_device_for, pick_device, pick_dtype
+from .runtime import DEVICES, offload_device_for, pick_device, pick_dtype, progress_for
 
 NETWORK_TOOLTIPS = {
     "appearance_feature_extractor": "Appearance feature extractor (F).",
@@ -49,6 +49,7 @@ class LoadLivePortrait(io.ComfyNode):
                                        "into the first liveportrait model folder."),
             ],
             outputs=[types.LivePortrait.Output("liveportrait", display_name="liveportrait")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -56,12 +57,13 @@ class LoadLivePortrait(io.ComfyNode):
         paths = files.resolve_liveportrait(mode, networks, download)
         target = pick_device(device)
         dtype = pick_dtype(precision, target)
+        progress = progress_for(cls)  # per file read
 
         def load() -> ManagedModel:
             from joyvasa import pipeline
 
             offload = offload_device_for(target)
-            renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=mode)
+            renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=mode, callback=progress)
             return manage(renderer, renderer.networks(), f"LivePortrait ({mode})", target, offload, dtype, paths)
 
         key = ("liveportrait", mode, file_key(paths), str(target), str(dtype))
@@ -96,6 +98,7 @@ class LoadMotionGenerator(io.ComfyNode):
                                        "into the first joyvasa model folder."),
             ],
             outputs=[types.MotionGenerator.Output("motion_generator", display_name="motion_generator")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -104,6 +107,7 @@ class LoadMotionGenerator(io.ComfyNode):
         encoder_path = files.resolve_audio_encoder(audio_encoder)
         target = pick_device(device)
         paths = {"checkpoint": checkpoint_path, "template": template_path, "audio_encoder": encoder_path}
+        progress = progress_for(cls)  # per loading step: checkpoint, encoder, generator, template
 
         def load() -> ManagedModel:
             import torch
@@ -112,7 +116,7 @@ class LoadMotionGenerator(io.ComfyNode):
 
             offload = offload_device_for(target)
             bundle = pipeline.load_motion_generator(
-                checkpoint_path, template_path, audio_encoder_path=encoder_path, device=offload
+                checkpoint_path, template_path, audio_encoder_path=encoder_path, device=offload, callback=progress
             )
             networks = torch.nn.ModuleDict({"generator": bundle.generator})
             return manage(bundle, networks, "motion generator", target, offload, torch.float32, paths)

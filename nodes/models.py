@@ -68,6 +68,7 @@ class ModelCache:
                 return handle
             handle = load()
             self._entries[key] = handle
+            weakref.finalize(handle, return_freed_memory_soon)
             return handle
 
     def __len__(self) -> int:
@@ -79,6 +80,32 @@ class ModelCache:
 
 
 MODEL_CACHE = ModelCache()
+
+
+def return_freed_memory_soon(delay_s: float = 1.0) -> None:
+    """Give freed heap memory back to the OS shortly after a model is released.
+
+    glibc keeps freed blocks of a released model (hundreds of MB of weights) inside the
+    process, so "Unload models" / ``POST /free`` would not lower its memory use.
+    ``malloc_trim`` returns them; it runs a moment later, on a timer thread, because the
+    model's tensors are freed only after the wrapper's finalizer has run. No-op off glibc.
+    """
+    timer = threading.Timer(delay_s, _malloc_trim)
+    timer.daemon = True
+    timer.start()
+
+
+def _malloc_trim() -> None:
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def file_key(paths: dict) -> tuple:

@@ -22,7 +22,7 @@ class EncodeAudio(io.ComfyNode):
             description="Turns speech into the motion generator's audio features at the video frame rate.",
             inputs=[types.MotionGenerator.Input("motion_generator"), io.Audio.Input("audio"),
                     *inputs_for(AudioOptions)],
-            outputs=[types.AudioFeatures.Output("audio_features")],
+            outputs=[types.AudioFeatures.Output("audio_features", display_name="audio_features")],
             hidden=[io.Hidden.unique_id],
         )
 
@@ -48,7 +48,7 @@ class SampleMotion(io.ComfyNode):
                         "diffusion model.",
             inputs=[types.MotionGenerator.Input("motion_generator"), types.AudioFeatures.Input("audio_features"),
                     *inputs_for(SampleOptions)],
-            outputs=[types.Motion.Output("motion")],
+            outputs=[types.Motion.Output("motion", display_name="motion")],
             hidden=[io.Hidden.unique_id],
         )
 
@@ -73,7 +73,7 @@ class EditMotion(io.ComfyNode):
             description="Tames or exaggerates the generated motion: expression and head movement around "
                         "the first frame. (Which region moves is chosen on Render.)",
             inputs=[types.Motion.Input("motion"), *inputs_for(EditOptions)],
-            outputs=[types.Motion.Output("edited_motion")],
+            outputs=[types.Motion.Output("edited_motion", display_name="edited_motion")],
         )
 
     @classmethod

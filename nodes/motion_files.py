@@ -56,8 +56,8 @@ class LoadMotion(io.ComfyNode):
                                    tooltip="Files ending in .safetensors in input/, and those Save Motion "
                                            "wrote to output/joyvasa (marked [output]).")],
             outputs=[
-                types.Motion.Output("motion"),
-                io.Float.Output("fps"),
+                types.Motion.Output("motion", display_name="motion"),
+                io.Float.Output("fps", display_name="fps"),
             ],
         )
 

@@ -58,7 +58,8 @@ class Render(io.ComfyNode):
                         "for Create Video. Holds every frame in memory: for long clips use Render To Video.",
             inputs=[types.LivePortrait.Input("liveportrait"), types.Source.Input("source"),
                     types.Motion.Input("motion"), *inputs_for(RenderOptions)],
-            outputs=[io.Image.Output("frames"), io.Float.Output("fps")],
+            outputs=[io.Image.Output("frames", display_name="frames"),
+                     io.Float.Output("fps", display_name="fps")],
             hidden=[io.Hidden.unique_id],
         )
 
@@ -94,7 +95,7 @@ class RenderToVideo(io.ComfyNode):
                                 tooltip="Path under ComfyUI's output folder."),
                 *inputs_for(RenderOptions),
             ],
-            outputs=[io.String.Output("path")],
+            outputs=[io.String.Output("path", display_name="path")],
             hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )

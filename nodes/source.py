@@ -9,7 +9,7 @@ from joyvasa.options import SourceOptions
 
 from . import types
 from .convert import one_image, one_mask
-from .runtime import intermediate_device
+from .runtime import intermediate_device, progress_for
 from .widgets import inputs_for, options_from
 
 
@@ -49,8 +49,9 @@ class ExtractSource(io.ComfyNode):
                         "volume and keypoints. One portrait per run.",
             inputs=[types.LivePortrait.Input("liveportrait"), io.Image.Input("image"), *face_inputs()],
             outputs=[
-                types.Source.Output("source"),
-                io.Image.Output("crop_preview", tooltip="The 256x256 crop the networks see."),
+                types.Source.Output("source", display_name="source"),
+                io.Image.Output("crop_preview", display_name="crop_preview",
+                                tooltip="The 256x256 crop the networks see."),
             ],
             hidden=[io.Hidden.unique_id],
         )
@@ -60,7 +61,8 @@ class ExtractSource(io.ComfyNode):
         from joyvasa import pipeline
 
         options = options_from(SourceOptions, values)
-        source = pipeline.prepare_source(liveportrait.ready(), one_image(image), options, **face_region(values))
+        source = pipeline.prepare_source(liveportrait.ready(), one_image(image), options, **face_region(values),
+                                         callback=progress_for(cls))  # detect + crop, appearance, keypoints
         return io.NodeOutput(source, crop_preview(source))
 
 

@@ -7,13 +7,15 @@ Extract Source's (one set of defaults in ``joyvasa.options``).
 
 from __future__ import annotations
 
+
 from comfy_api.latest import io
 
-from joyvasa.options import SourceOptions
+from joyvasa.options import AudioOptions, SourceOptions
 
 from . import types
 from .runtime import after_heavy_work, progress_for
 from .widgets import inputs_for, options_from
+
 
 
 def _video_defaults():
@@ -30,7 +32,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
             node_id="JoyVASAExtractMotionFromVideo",
             display_name="JoyVASA Extract Motion From Video",
             category="JoyVASA",
-            description="Reads head pose and expression from a video of a face, frame by frame, at 25 fps; "
+            description="Reads head pose and expression from a video of a face, frame by frame, at fps; "
                         "connect the motion to Edit Motion, Render or Save Motion to make a portrait move "
                         "like the video.",
             inputs=[
@@ -38,7 +40,8 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 io.Image.Input("frames", optional=True,
                                tooltip="The video's frames (e.g. from a video loader); ignored when 'video' is connected."),
                 io.Float.Input("frames_fps", default=25.0, min=1.0, max=240.0, step=0.001,
-                               tooltip="Frame rate of 'frames' (the motion is resampled to 25 fps)."),
+                               tooltip="Frame rate of 'frames' (ignored for 'video', which carries its own)."),
+                *inputs_for(AudioOptions),  # fps: the motion's (and so the rendered video's) frame rate
                 io.Video.Input("video", optional=True, tooltip="A VIDEO (e.g. from Load Video); used instead of frames."),
                 io.String.Input("face_box", default="", optional=True,
                                 tooltip="For detector 'bbox': 'x0, y0, x1, y1' in pixels of the video."),
@@ -48,7 +51,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 io.Float.Input("box_smoothing", default=defaults.box_smoothing, min=0.0, max=25.0, step=0.5,
                                tooltip="How much the crop window is steadied over time (Gaussian sigma, frames; 0 = off)."),
             ],
-            outputs=[types.Motion.Output("motion")],
+            outputs=[types.Motion.Output("motion", display_name="motion")],
             hidden=[io.Hidden.unique_id],
         )
 
@@ -61,16 +64,17 @@ class ExtractMotionFromVideo(io.ComfyNode):
         from . import model_files
 
         crop = options_from(SourceOptions, values)
-        fps = frames_fps
+        motion_fps = options_from(AudioOptions, values).fps
         if video is not None:
             components = video.get_components()
-            frames, fps = components.images, float(components.frame_rate)
+            frames, frames_fps = components.images, float(components.frame_rate)
         if frames is None:
-            raise ValueError("Extract Motion From Video: connect 'frames' (an IMAGE batch, with its fps) or 'video'.")
+            raise ValueError("Extract Motion From Video: connect 'frames' (an IMAGE batch, with its frames_fps) or 'video'.")
         options = VideoCropOptions(detector=crop.detector, face_box=parse_face_box(face_box), crop_scale=crop.crop_scale,
                                    vx_ratio=crop.vx_ratio, vy_ratio=crop.vy_ratio, rotate=crop.rotate,
                                    detect_every=int(detect_every), box_smoothing=float(box_smoothing),
                                    model_folders=model_files.insightface_folders())
-        motion = motion_from_frames(liveportrait.ready(), frames, float(fps), options, progress=progress_for(cls))
+        motion = motion_from_frames(liveportrait.ready(), frames, float(frames_fps), options, target_fps=float(motion_fps),
+                                    progress=progress_for(cls))
         after_heavy_work()
         return io.NodeOutput(motion)

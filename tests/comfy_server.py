@@ -65,6 +65,7 @@ PACK_FILES = (
     "joyvasa",
     "web",
     "example_workflows",
+    "example_inputs",
     "pyproject.toml",
     "requirements.txt",
     "install.py",
@@ -243,10 +244,11 @@ def install_pack(custom_nodes: Path, files: Iterable[str] = PACK_FILES) -> Path:
 class PromptResult:
     """What one queued prompt did: websocket messages and its /history entry."""
 
-    def __init__(self, prompt_id: str, messages: list[dict], history: dict):
+    def __init__(self, prompt_id: str, messages: list[dict], history: dict, previews: Optional[list] = None):
         self.prompt_id = prompt_id
         self.messages = messages
         self.history = history
+        self.previews = previews or []  # (event type, image type, image bytes) of binary preview frames
 
     @property
     def status(self) -> str:
@@ -394,16 +396,25 @@ class ComfyServer:
     def history(self, prompt_id: str) -> dict:
         return self.get_json(f"/history/{prompt_id}").get(prompt_id, {})
 
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process (Linux /proc)."""
+        with open(f"/proc/{self.process.pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("VmRSS not found")
+
     def view(self, filename: str, subfolder: str = "", kind: str = "output") -> bytes:
         query = urllib.parse.urlencode({"filename": filename, "subfolder": subfolder, "type": kind})
         with urllib.request.urlopen(f"{self.url}/view?{query}", timeout=60) as resp:
             return resp.read()
 
-    def run_prompt(self, prompt: dict, timeout: float = 900.0) -> PromptResult:
+    def run_prompt(self, prompt: dict, timeout: float = 900.0, on_message=None) -> PromptResult:
         """Queue ``prompt``, follow it on the websocket until it ends, return the result.
 
         Raises ``AssertionError`` when the server refuses the prompt (400, node
-        errors), with the server's explanation.
+        errors), with the server's explanation. ``on_message(message)`` sees each JSON
+        message of the prompt as it arrives (e.g. to press Cancel mid-run).
         """
         import websocket  # websocket-client
 
@@ -416,6 +427,7 @@ class ComfyServer:
                 raise AssertionError(f"/prompt refused the graph ({status}): {json.dumps(body, indent=1)}")
             prompt_id = body["prompt_id"]
             messages: list[dict] = []
+            previews: list[tuple[int, int, bytes]] = []
             deadline = time.monotonic() + timeout
             while True:
                 ws.settimeout(max(1.0, deadline - time.monotonic()))
@@ -425,13 +437,17 @@ class ComfyServer:
                     raise AssertionError(
                         f"prompt {prompt_id} did not finish within {timeout:.0f} s:\n{self.log_tail()}"
                     ) from None
-                if not isinstance(raw, str):
-                    continue  # binary preview frames
+                if not isinstance(raw, str):  # binary: [event type u32][image type u32][image]
+                    if len(raw) > 8:
+                        previews.append((int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big"), raw[8:]))
+                    continue
                 message = json.loads(raw)
                 data = message.get("data") or {}
                 if data.get("prompt_id") not in (None, prompt_id):
                     continue
                 messages.append(message)
+                if on_message is not None:
+                    on_message(message)
                 kind = message.get("type")
                 if kind in ("execution_error", "execution_interrupted"):
                     break
@@ -447,7 +463,7 @@ class ComfyServer:
             if history.get("status", {}).get("completed") is not None or history.get("outputs"):
                 break
             time.sleep(0.1)
-        return PromptResult(prompt_id, messages, history)
+        return PromptResult(prompt_id, messages, history, previews)
 
     # -- files ---------------------------------------------------------------
     def add_input(self, path: Path, name: Optional[str] = None) -> str:

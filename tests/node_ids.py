@@ -7,6 +7,7 @@ EXPECTED_NODES = {
     "JoyVASAEncodeAudio",
     "JoyVASASampleMotion",
     "JoyVASAEditMotion",
+    "JoyVASAPreviewMotion",
     "JoyVASARender",
     "JoyVASARenderToVideo",
     "JoyVASASaveMotion",

@@ -13,15 +13,32 @@ def _drawer():
     return module
 
 
-def test_every_example_workflow_draws_with_named_widgets(tmp_path):
+def test_every_template_draws_with_named_widgets(tmp_path):
     drawer = _drawer()
-    for name in ("joyvasa_staged", "joyvasa_all_in_one"):
+    shipped = sorted(p.stem for p in (REPO_ROOT / "example_workflows").glob("*.json"))
+    assert shipped == sorted(drawer.PICTURES), "every template needs a README picture name"
+    for name, picture in drawer.PICTURES.items():
         workflow = json.loads((REPO_ROOT / "example_workflows" / f"{name}.json").read_text())
         api = json.loads((REPO_ROOT / "example_workflows" / "api" / f"{name}.json").read_text())
         drawer.attach_widget_names(workflow, api)
         labels = [label for node in workflow["nodes"] for label in drawer._widgets(node)]
-        assert "sampler: ddpm" in labels and "cfg_scale: 2.0" in labels
-        out = tmp_path / f"{name}.png"
+        assert "stitching: True" in labels or "stitching: False" in labels, (name, labels)
+        if any(node["class_type"] == "JoyVASASampleMotion" or node["class_type"] == "JoyVASAAnimate"
+               for node in api.values()):
+            assert "sampler: ddpm" in labels and "cfg_scale: 2.0" in labels, name
+        out = tmp_path / picture
         assert drawer.main([str(REPO_ROOT / "example_workflows" / f"{name}.json"), str(out)]) == 0
         assert out.stat().st_size > 10_000
-        assert (REPO_ROOT / "docs" / "images" / f"{name}.png").is_file()
+        assert (REPO_ROOT / "docs" / "images" / picture).is_file(), picture
+
+
+def test_every_template_has_a_jpeg_thumbnail_of_its_inputs():
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("make_thumbnails", REPO_ROOT / "docs" / "make_thumbnails.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in _drawer().PICTURES:
+        assert name in module.THUMBNAILS, name
+        with Image.open(REPO_ROOT / "example_workflows" / f"{name}.jpg") as thumbnail:
+            assert thumbnail.format == "JPEG" and thumbnail.size == (module.SIZE, module.SIZE)

@@ -36,7 +36,7 @@ def test_a_video_input_gives_the_motion_of_its_frames(node, handle):
     video = InputImpl.VideoFromComponents(Types.VideoComponents(images=frames, audio=None, frame_rate=Fraction(30)))
     (motion,) = node.execute(liveportrait=handle, video=video, **{**WIDGETS, "frames_fps": 1.0}).result
     expected = motion_from_frames(handle.model, frames, 30.0, VideoCropOptions(detector="mtcnn"))
-    assert len(motion) == 8 and motion.fps == 25.0  # instants 0..0.28 s of 0.3 s; the widget fps is ignored for a VIDEO
+    assert len(motion) == 8 and motion.fps == 25.0  # instants 0..0.28 s of 0.3 s; the widget frames_fps is ignored for a VIDEO
     for key in MOTION_KEYS:
         torch.testing.assert_close(getattr(motion, key), getattr(expected, key), rtol=0, atol=0)
 

@@ -216,7 +216,7 @@ def _resolve_dtype(dtype) -> torch.dtype:
 
 def load_liveportrait(
     folder_or_files, *, device="cpu", dtype=torch.float32, kind: str | None = None,
-    channels_last: bool = False, compile: bool = False,
+    channels_last: bool = False, compile: bool = False, callback=None,
 ) -> LivePortraitModels:
     """Load the LivePortrait renderer.
 
@@ -227,6 +227,8 @@ def load_liveportrait(
     (float32, or float16 / bfloat16 via autocast; weights stay fp32).
     ``kind``: "human", "animal" or None (directory: decided from the layout; dict: "human").
     ``channels_last`` / ``compile``: rendering fast paths, see :meth:`LivePortraitModels.configure`.
+    ``callback(done, total)``: called after each file is read (total = the number of files);
+    raise in it to cancel.
     """
     compute_dtype = _resolve_dtype(dtype)
     target = torch.device(device)
@@ -248,8 +250,19 @@ def load_liveportrait(
     else:
         raise TypeError(f"folder_or_files must be a folder path or a dict of file paths, not {type(folder_or_files).__name__}")
 
+    total = len(BASE_PARTS) + (1 if files.get(STITCHING_PART) else 0)
+
+    def report(done: int) -> None:
+        if callback is not None:
+            callback(done, total)
+
+    report(0)
     stitching = load_stitching_file(files[STITCHING_PART]) if files.get(STITCHING_PART) else {}  # small: first
-    networks = {part: load_network_file(part, files[part]) for part in BASE_PARTS}
+    report(total - len(BASE_PARTS))
+    networks = {}
+    for part in BASE_PARTS:
+        networks[part] = load_network_file(part, files[part])
+        report(total - len(BASE_PARTS) + len(networks))
     models = LivePortraitModels(
         **networks,
         stitching=stitching.get("stitching"),

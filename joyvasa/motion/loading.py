@@ -136,13 +136,23 @@ def load_motion_generator(
     template_path=None,
     audio_encoder_path=None,
     device: torch.device | str = "cpu",
+    callback=None,
 ) -> MotionGeneratorBundle:
     """Load the motion generator (and the motion template if ``template_path`` is given).
 
     Returns ``(generator, template)``, a :class:`MotionGeneratorBundle`; the
     generator is in eval mode, float32, on ``device``. ``audio_encoder_path`` is
-    needed only for a checkpoint without ``audio_encoder.*`` weights.
+    needed only for a checkpoint without ``audio_encoder.*`` weights. ``callback(done, total)``
+    counts the steps: checkpoint read, speech encoder built, generator loaded, template read
+    (total 3 without a template); raise in it to cancel.
     """
+    total = 4 if template_path is not None else 3
+
+    def report(done: int) -> None:
+        if callback is not None:
+            callback(done, total)
+
+    report(0)
     container = load_checkpoint_container(checkpoint_path, MOTION_GENERATOR_GLOBALS)
     args, state_dict = _split_container(container, checkpoint_path)
     try:
@@ -150,8 +160,10 @@ def load_motion_generator(
     except ValueError as err:
         raise CheckpointError(f"Model file '{os.fspath(checkpoint_path)}': {err}") from None
     warn_unwired_args(args)
+    report(1)
 
     encoder = _load_audio_encoder(config, state_dict, checkpoint_path, audio_encoder_path, args)
+    report(2)
     generator = MotionGenerator(config, encoder)
 
     own_state = OrderedDict(
@@ -169,6 +181,9 @@ def load_motion_generator(
     check_shapes(own_state, expected, checkpoint_path, KIND)
     generator.load_state_dict(own_state, strict=False)  # every key was checked above
     generator.to(device)
+    report(3)
 
     template = MotionTemplate.load(template_path) if template_path is not None else None
+    if template is not None:
+        report(4)
     return MotionGeneratorBundle(generator, template)

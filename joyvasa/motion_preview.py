@@ -1,0 +1,159 @@
+"""A motion preview that costs milliseconds per frame: keypoints and head pose over the crop.
+
+Rendering a frame needs the warping and decoder networks (seconds per frame on a CPU).
+Before paying for that, the timing and the head movement of a motion can be judged from
+what drives those networks: the 21 driving keypoints of each frame (exactly the ones
+:func:`joyvasa.pipeline.render_frames` uses, from :func:`joyvasa.pipeline.driving_keypoints`)
+drawn over the source's face crop, with the head's axes and a pitch / yaw / roll readout.
+
+LivePortrait's keypoints live in the crop's normalised coordinates: x and y in [-1, 1]
+span the crop from its first to its last pixel (the warping grid's convention), so a
+keypoint lands at ``(x + 1) / 2 * (size - 1)`` pixels. Only the stitching MLP (tiny) runs.
+
+    frames = preview_frames(renderer, source, motion, RenderOptions())  # (N, 512, 512, 3)
+    write_preview_video(renderer, source, motion, "preview.mp4", audio=(waveform, rate))
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+PREVIEW_SIZES = (256, 512)
+SOURCE_COLOR = (150, 150, 150)       # the portrait's own keypoints
+KEYPOINT_COLOR = (255, 215, 0)       # driving keypoints
+LIP_COLOR = (255, 64, 64)            # driving keypoints of the lips
+AXIS_COLORS = ((230, 60, 60), (60, 200, 60), (70, 120, 255))  # head x (right), y (down), z (forward)
+AXIS_LENGTH = 0.35                   # in crop half-widths
+HOLD_HEAD_REGIONS = ("exp", "lip")   # Render holds the source's head rotation in these regions
+
+
+def keypoint_pixels(keypoints: torch.Tensor, size: int) -> torch.Tensor:
+    """(..., 3) normalised keypoints -> (..., 2) pixel positions (x, y) in a ``size`` crop."""
+    return (keypoints[..., :2].float() + 1.0) * 0.5 * (size - 1)
+
+
+def head_rotations(source, motion, region: str = "all") -> torch.Tensor:
+    """(N, 3, 3) head rotation per frame as Render applies it: (R_i R_0^T) R_s, or R_s
+    where Render holds the head (``region`` exp / lip). Row k is the head's axis k."""
+    r_source = source.kp_info["R"].detach().float().cpu()[:1]  # (1, 3, 3)
+    n = len(motion)
+    if region in HOLD_HEAD_REGIONS:
+        return r_source.expand(n, 3, 3).clone()
+    rotations = motion.rotation().detach().float().cpu()  # (N, 3, 3)
+    return rotations @ rotations[:1].transpose(1, 2) @ r_source
+
+
+def pose_change(motion) -> torch.Tensor:
+    """(N, 3) pitch, yaw, roll in degrees relative to the motion's first frame."""
+    angles = torch.cat([motion.pitch, motion.yaw, motion.roll], dim=1).detach().float().cpu()
+    return angles - angles[:1]
+
+
+def draw_frames(
+    crop: torch.Tensor, driving: torch.Tensor, rotations: torch.Tensor, angles: torch.Tensor,
+    source_keypoints: Optional[torch.Tensor] = None, fps: float = 25.0,
+    lip_indices: tuple[int, ...] = (), callback: Optional[Callable[[int, int], None]] = None,
+) -> torch.Tensor:
+    """Draw each frame's keypoints, head axes and pose readout over ``crop``.
+
+    ``crop``: (S, S, 3) float 0..1; ``driving``: (N, K, 3) normalised keypoints;
+    ``rotations``: (N, 3, 3); ``angles``: (N, 3) degrees. Returns (N, S, S, 3) float32 0..1.
+    """
+    from PIL import Image, ImageDraw
+
+    size = int(crop.shape[0])
+    if crop.ndim != 3 or crop.shape[1] != size or crop.shape[2] != 3:
+        raise ValueError(f"crop must be a square (S, S, 3) image, got shape {tuple(crop.shape)}.")
+    total = int(driving.shape[0])
+    background = Image.fromarray((crop.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8))
+    background = Image.blend(background, Image.new("RGB", background.size, (0, 0, 0)), 0.35)  # dots stand out
+    points = keypoint_pixels(driving.detach().cpu(), size).numpy()  # (N, K, 2)
+    source_points = None if source_keypoints is None else keypoint_pixels(source_keypoints.detach().cpu(), size)
+    radius = max(2, size // 128)
+    axis_length = AXIS_LENGTH * size / 2
+    out = np.empty((total, size, size, 3), dtype=np.uint8)
+    for i in range(total):
+        frame = background.copy()
+        pen = ImageDraw.Draw(frame)
+        if source_points is not None:
+            for x, y in source_points.reshape(-1, 2).tolist():
+                pen.ellipse((x - radius, y - radius, x + radius, y + radius), outline=SOURCE_COLOR)
+        centre = points[i].mean(axis=0)
+        for axis in range(3):  # z last: drawn on top, it shows where the face points
+            end = centre + axis_length * rotations[i, axis, :2].numpy()
+            pen.line([tuple(centre), tuple(end)], fill=AXIS_COLORS[axis], width=max(1, size // 170))
+        for k, (x, y) in enumerate(points[i].tolist()):
+            color = LIP_COLOR if k in lip_indices else KEYPOINT_COLOR
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=color)
+        pitch, yaw, roll = angles[i].tolist()
+        pen.text((6, 4), f"{i / fps:5.2f} s  frame {i + 1}/{total}", fill=(255, 255, 255))
+        pen.text((6, 16), f"pitch {pitch:+5.1f}  yaw {yaw:+5.1f}  roll {roll:+5.1f} deg", fill=(255, 255, 255))
+        out[i] = np.asarray(frame)
+        if callback is not None:
+            callback(i + 1, total)
+    return torch.from_numpy(out).float().div_(255.0)
+
+
+def preview_frames(renderer, source, motion, options=None, *, size: int = 512,
+                   callback: Optional[Callable[[int, int], None]] = None) -> torch.Tensor:
+    """The motion preview of ``motion`` on ``source``: (N, size, size, 3) float32 0..1, CPU.
+
+    ``options``: the :class:`joyvasa.options.RenderOptions` the render will use (region,
+    driving option, stitching, ... change the keypoints). ``size``: 256 (the networks' crop)
+    or 512 (the crop Render pastes back). ``callback(done, total)`` counts frames.
+    """
+    from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
+    from joyvasa.options import RenderOptions
+    from joyvasa.pipeline import driving_keypoints
+
+    if size not in PREVIEW_SIZES:
+        raise ValueError(f"size must be one of {PREVIEW_SIZES} (the crop sizes), not {size!r}.")
+    options = (options or RenderOptions()).resolved()
+    driving = driving_keypoints(renderer, source, motion, options).float().cpu()  # (N, 21, 3)
+    crop = torch.as_tensor(source.crop.crop_256 if size == 256 else source.crop.crop_512)
+    if crop.shape[0] != size:
+        crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size),
+                                               mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+    return draw_frames(
+        crop, driving, head_rotations(source, motion, options.region), pose_change(motion),
+        source_keypoints=source.x_s[0].float(), fps=float(motion.fps),
+        lip_indices=tuple(int(i) for i in LIP_KEYPOINT_INDICES), callback=callback,
+    )
+
+
+def write_preview_video(renderer, source, motion, path, *, audio=None, options=None, size: int = 512,
+                        callback: Optional[Callable[[int, int], None]] = None) -> dict:
+    """:func:`preview_frames` as an H.264 .mp4 with ``audio`` ((waveform, rate)) muxed in."""
+    from joyvasa.pipeline import write_video
+
+    frames = preview_frames(renderer, source, motion, options, size=size, callback=callback)
+    return write_video([frames], path, motion.fps, audio=audio)
+
+
+def preview_video(renderer, motion_generator, image, waveform, sample_rate: int, path, *, source_options=None,
+                  audio_options=None, sample_options=None, edit_options=None, render_options=None,
+                  face_box=None, mask=None, model_folders=None, progress=None, size: int = 512) -> dict:
+    """Photo + speech -> the motion preview video (``python -m joyvasa ... --preview-only``).
+
+    The pipeline's stages up to the motion, then :func:`write_preview_video` instead of the
+    render; ``progress(stage, done, total)`` as in :func:`joyvasa.pipeline.animate` (stage
+    ``preview`` for the drawing). Returns {"path", "frames"}.
+    """
+    from joyvasa import pipeline
+    from joyvasa.options import AudioOptions, EditOptions, SampleOptions, SourceOptions
+
+    def report(stage):
+        return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+    source = pipeline.prepare_source(renderer, image, source_options or SourceOptions(), mask=mask,
+                                     face_box=face_box, model_folders=model_folders, callback=report("source"))
+    features = pipeline.encode_audio(motion_generator, waveform, sample_rate, audio_options or AudioOptions(),
+                                     callback=report("audio"))
+    motion = pipeline.sample_motion(motion_generator, features, sample_options or SampleOptions(),
+                                    callback=report("motion"))
+    motion = pipeline.edit_motion(motion, edit_options or EditOptions())
+    return write_preview_video(renderer, source, motion, path, audio=(waveform, sample_rate), options=render_options,
+                               size=size, callback=report("preview"))
