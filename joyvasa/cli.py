@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--audio-encoder", default=None,
                        help="separate HuBERT/wav2vec2 folder, only for checkpoints without one")
     files.add_argument("--face-box", default="", help="face box 'x0,y0,x1,y1' in pixels (default: detect)")
+    files.add_argument("--preview-only", action="store_true",
+                       help="write the motion preview (keypoints + head pose over the face crop, with the audio) "
+                            "to --out instead of rendering: milliseconds per frame, to judge timing and head motion")
     files.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     files.add_argument("--precision", "--dtype", dest="precision", choices=PRECISIONS, default="auto",
                        help="render precision: auto = fp32 on CPU, fp16 on GPU; bf16 is 1.9x faster on "
@@ -111,6 +114,11 @@ def run(args, stage_options: dict) -> dict:
                                           kind="animal" if args.animal else None)
     motion_generator = pipeline.load_motion_generator(args.motion_generator, args.template, args.audio_encoder,
                                                       device=args.device)
+    if args.preview_only:
+        from joyvasa.motion_preview import preview_video
+
+        return preview_video(renderer, motion_generator, image, waveform, sample_rate, args.out, face_box=face_box,
+                             progress=_print_progress, **stage_options)
     motion, frame_batches = pipeline.animate(
         renderer, motion_generator, image, waveform, sample_rate, face_box=face_box,
         progress=_print_progress, **stage_options,

@@ -133,27 +133,19 @@ def write_preview_video(renderer, source, motion, path, *, audio=None, options=N
     return write_video([frames], path, motion.fps, audio=audio)
 
 
-def preview_video(renderer, motion_generator, image, waveform, sample_rate: int, path, *, source_options=None,
-                  audio_options=None, sample_options=None, edit_options=None, render_options=None,
-                  face_box=None, mask=None, model_folders=None, progress=None, size: int = 512) -> dict:
+def preview_video(renderer, motion_generator, image, waveform, sample_rate: int, path, *, render_options=None,
+                  progress=None, size: int = 512, **before) -> dict:
     """Photo + speech -> the motion preview video (``python -m joyvasa ... --preview-only``).
 
-    The pipeline's stages up to the motion, then :func:`write_preview_video` instead of the
-    render; ``progress(stage, done, total)`` as in :func:`joyvasa.pipeline.animate` (stage
-    ``preview`` for the drawing). Returns {"path", "frames"}.
+    :func:`joyvasa.pipeline.source_and_motion` (``before``: its stage options, mask, face_box,
+    model_folders), then :func:`write_preview_video` instead of the render. ``progress(stage,
+    done, total)`` as in :func:`joyvasa.pipeline.animate`, stage ``preview`` for the drawing.
+    Returns {"path", "frames"}.
     """
     from joyvasa import pipeline
-    from joyvasa.options import AudioOptions, EditOptions, SampleOptions, SourceOptions
 
-    def report(stage):
-        return None if progress is None else (lambda done, total: progress(stage, done, total))
-
-    source = pipeline.prepare_source(renderer, image, source_options or SourceOptions(), mask=mask,
-                                     face_box=face_box, model_folders=model_folders, callback=report("source"))
-    features = pipeline.encode_audio(motion_generator, waveform, sample_rate, audio_options or AudioOptions(),
-                                     callback=report("audio"))
-    motion = pipeline.sample_motion(motion_generator, features, sample_options or SampleOptions(),
-                                    callback=report("motion"))
-    motion = pipeline.edit_motion(motion, edit_options or EditOptions())
+    source, motion = pipeline.source_and_motion(renderer, motion_generator, image, waveform, sample_rate,
+                                                progress=progress, **before)
+    report = (lambda done, total: progress("preview", done, total)) if progress is not None else None
     return write_preview_video(renderer, source, motion, path, audio=(waveform, sample_rate), options=render_options,
-                               size=size, callback=report("preview"))
+                               size=size, callback=report)

@@ -273,32 +273,39 @@ def render_to_video(
     return write_video(render_frames(renderer, source, motion, options, callback), path, motion.fps, audio)
 
 
-def animate(
+def source_and_motion(
     renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, *,
     source_options: SourceOptions = SourceOptions(), audio_options: AudioOptions = AudioOptions(),
     sample_options: SampleOptions = SampleOptions(), edit_options: EditOptions = EditOptions(),
-    render_options: RenderOptions = RenderOptions(), mask=None, face_box=None, model_folders=None,
-    progress: Optional[StageProgress] = None,
+    mask=None, face_box=None, model_folders=None, progress: Optional[StageProgress] = None,
 ):
+    """The stages before rendering -> (Source, Motion): crop, speech features, sampling, edits.
+
+    ``progress(stage, done, total)`` with stage "source", "audio", "motion"; raise in it to cancel.
+    """
+    source = prepare_source(renderer, image, source_options, mask=mask, face_box=face_box,
+                            model_folders=model_folders, callback=_stage(progress, "source"))  # no face: fails early
+    features = encode_audio(motion_generator, waveform, sample_rate, audio_options, callback=_stage(progress, "audio"))
+    motion = sample_motion(motion_generator, features, sample_options, callback=_stage(progress, "motion"))
+    return source, edit_motion(motion, edit_options)
+
+
+def animate(renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, *,
+            render_options: RenderOptions = RenderOptions(), progress: Optional[StageProgress] = None, **before):
     """All stages in memory -> (motion, iterator of frame batches).
 
-    ``progress(stage, done, total)`` with stage in :data:`STAGES`; raise in it to cancel.
-    Frames are produced lazily as the iterator is consumed (collect them, or pass them to
+    ``before``: the keyword arguments of :func:`source_and_motion` (stage options, mask, face_box,
+    model_folders). ``progress(stage, done, total)`` with stage in :data:`STAGES`; raise in it to
+    cancel. Frames are produced lazily as the iterator is consumed (collect them, or pass them to
     :func:`write_video`).
     """
-    def report(stage):
-        if progress is None:
-            return None
-        return lambda done, total: progress(stage, done, total)
+    source, motion = source_and_motion(renderer, motion_generator, image, waveform, sample_rate,
+                                       progress=progress, **before)
+    return motion, render_frames(renderer, source, motion, render_options, callback=_stage(progress, "render"))
 
-    source = prepare_source(renderer, image, source_options, mask=mask, face_box=face_box,
-                            model_folders=model_folders)  # a photo without a face fails here, early
-    if progress is not None:
-        progress("source", 1, 1)
-    features = encode_audio(motion_generator, waveform, sample_rate, audio_options, callback=report("audio"))
-    motion = sample_motion(motion_generator, features, sample_options, callback=report("motion"))
-    motion = edit_motion(motion, edit_options)
-    return motion, render_frames(renderer, source, motion, render_options, callback=report("render"))
+
+def _stage(progress: Optional[StageProgress], stage: str) -> Optional[ProgressCallback]:
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
 
 
 def read_image_file(path) -> torch.Tensor:

@@ -117,3 +117,11 @@ def test_cli_flags_are_the_option_fields_with_their_defaults_and_checks(capsys):
     assert SourceOptions.from_values(values).crop_scale == 2.0
     assert main(required + ["--cfg-scale", "nan"]) == 2
     assert "cfg_scale is nan" in capsys.readouterr().err
+
+
+def test_cli_preview_only_writes_the_keypoint_preview_with_the_audio(inputs):
+    out = inputs["folder"] / "preview.mp4"
+    assert _run(inputs, out, "--preview-only") == 0
+    with av.open(str(out)) as container:
+        assert container.streams.audio and container.streams.video
+        assert sum(1 for _ in container.decode(video=0)) == 2  # 4 fps x 0.5 s, no render
