@@ -381,3 +381,34 @@ def test_motion_generator_given_as_a_liveportrait_file_is_a_clear_node_error(com
         "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "after_error"}},
     }
     assert comfy.run_prompt(harness, timeout=120).status == "success"
+
+
+# -- a motion generator trained here, through the staged template ---------------------------
+
+def test_a_checkpoint_written_by_train_runs_through_the_staged_template(comfy):
+    """`python -m joyvasa.train`'s checkpoint (released layout) and its data folder's template load in
+    Load Motion Generator unchanged and drive the staged template to a video (issue 11's last step)."""
+    import shutil
+
+    from joyvasa.training import TrainConfig, train
+    from tests import motion_files
+    from tests.training_data import tiny_audio_encoder, write_synthetic_dataset
+
+    work = comfy.workdir / "trained_run"
+    write_synthetic_dataset(work / "data", n_train=4, n_val=1)
+    config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, batch_size=4, max_steps=10, warmup_steps=2,
+                         audio_training="frozen", val_every=10, save_every=10, log_every=5, bf16=False)
+    checkpoint = train(config, work / "data", work / "run", audio_encoder=tiny_audio_encoder(), progress=False)
+    joyvasa_folder = motion_files.official_files()[0].parent / "trained_here"
+    joyvasa_folder.mkdir(exist_ok=True)
+    try:
+        shutil.copy(checkpoint, joyvasa_folder / checkpoint.name)
+        shutil.copy(work / "data" / "motion_template.pkl", joyvasa_folder / "motion_template.pkl")
+        graph = _fast(_api_twin(STAGED))
+        graph["4"]["inputs"].update(checkpoint=f"trained_here/{checkpoint.name}",
+                                    motion_template="trained_here/motion_template.pkl")
+        result = comfy.run_prompt(graph)
+        assert result.status == "success", (result.error, comfy.log_tail())
+        _check_video(_videos(comfy, result)["14"], _speech_frames(), (512, 512))
+    finally:
+        shutil.rmtree(joyvasa_folder, ignore_errors=True)
