@@ -64,3 +64,20 @@ def assert_close_golden(actual: torch.Tensor, expected: torch.Tensor, atol_facto
         rtol=1e-3,
         atol=atol_factor * float(expected.abs().max()),
     )
+
+
+RAW_NAMES = ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")
+
+
+def golden_source_kp_info() -> dict:
+    """The driving cases' source: the motion_extractor case's raw head outputs as kp info."""
+    from joyvasa.liveportrait.keypoints import kp_info_from_raw
+
+    case, _ = load_golden("motion_extractor")
+    return kp_info_from_raw({name: case[f"raw_{name}"] for name in RAW_NAMES})
+
+
+def golden_driving_motion() -> dict:
+    """The driving cases' motion: the motion_template case's EMA-smoothed exp / scale / t / R."""
+    case, _ = load_golden("motion_template")
+    return {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}

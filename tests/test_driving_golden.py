@@ -16,11 +16,9 @@ import pytest
 import torch
 
 from joyvasa.liveportrait import load_liveportrait
-from joyvasa.liveportrait.keypoints import driving_keypoints, kp_info_from_raw
+from joyvasa.liveportrait.keypoints import driving_keypoints
 from tests.liveportrait_files import weights_dir
-from tests.recipe import assert_close_golden, load_golden
-
-RAW_NAMES = ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")
+from tests.recipe import assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden
 
 # upstream switch (metadata key)  ->  (our argument, value conversion)
 UPSTREAM_TO_ARGUMENT = {
@@ -51,14 +49,12 @@ def arguments(settings: dict, stitching_mlp) -> dict:
 
 @pytest.fixture(scope="module")
 def source():
-    case, _ = load_golden("motion_extractor")
-    return kp_info_from_raw({name: case[f"raw_{name}"] for name in RAW_NAMES})
+    return golden_source_kp_info()
 
 
 @pytest.fixture(scope="module")
 def motion():
-    case, _ = load_golden("motion_template")
-    return {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}
+    return golden_driving_motion()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from joyvasa.liveportrait.keypoints import (
     apply_stitching,
     driving_keypoints,
     expression_friendly_multiplier,
-    kp_info_from_raw,
     pose_bins_to_degrees,
     retargeting_delta,
     rotation_matrix,
@@ -27,21 +26,17 @@ from joyvasa.liveportrait.stitching_retargeting_network import (
     lip_retargeting_network,
     stitching_network,
 )
-from tests.recipe import assert_close_golden, load_golden, recipe_state_dict
-
-RAW_NAMES = ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")
+from tests.recipe import assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden, recipe_state_dict
 
 
 @pytest.fixture(scope="module")
 def source():
-    case, _ = load_golden("motion_extractor")
-    return kp_info_from_raw({name: case[f"raw_{name}"] for name in RAW_NAMES})
+    return golden_source_kp_info()
 
 
 @pytest.fixture(scope="module")
 def motion():
-    case, _ = load_golden("motion_template")
-    return {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}
+    return golden_driving_motion()
 
 
 @pytest.fixture(scope="module")

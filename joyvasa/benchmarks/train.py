@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     from joyvasa.audio import build_audio_encoder
     from joyvasa.training import TrainConfig, TwoClipObjective, build_generator
     from joyvasa.training.dataset import SAMPLES_PER_FRAME
-    from joyvasa.training.trainer import set_trainable
+    from joyvasa.training.trainer import optimisation_step, set_trainable
 
     device = torch.device(args.device)
     config = TrainConfig(size=args.size, batch_size=args.batch_size, audio_training=args.audio_training,
@@ -47,12 +47,7 @@ def main(argv=None) -> int:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
 
     def step():
-        with autocast:
-            loss, _ = objective(**batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        optimizer.step()
+        optimisation_step(objective, batch, optimizer, params, config.grad_clip, autocast)
         if device.type == "cuda":
             torch.cuda.synchronize()
 

@@ -85,6 +85,18 @@ def set_trainable(generator: MotionGenerator, audio_training: str) -> list[nn.Pa
     return [p for p in generator.parameters() if p.requires_grad]
 
 
+def optimisation_step(model, batch: dict, optimizer, params, grad_clip: float, autocast):
+    """One forward / backward / clipped update; returns (loss, terms). The trainer and the
+    training benchmark both step through here."""
+    with autocast:
+        loss, terms = model(**batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+    return loss, terms
+
+
 def lr_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up to 1, then cosine down to ``min_lr_ratio`` at ``max_steps``."""
     if step < config.warmup_steps:
@@ -199,12 +211,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     end_step = config.max_steps if stop_after is None else min(stop_after, config.max_steps)
     while step < end_step:
         batch = {k: v.to(device) for k, v in train_data.sample_batch(config.batch_size, data_rng).items()}
-        with autocast:
-            loss, terms = model(**batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        optimizer.step()
+        loss, terms = optimisation_step(model, batch, optimizer, params, config.grad_clip, autocast)
         scheduler.step()
         step += 1
         if ema is not None:
