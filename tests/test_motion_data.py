@@ -60,3 +60,14 @@ def test_smoothing_strength():
     smoothed = motion.smoothed(0.5)
     torch.testing.assert_close(smoothed.exp, motion.exp)
     assert not torch.equal(smoothed.yaw, motion.yaw)
+
+
+def test_saved_motion_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "motion.safetensors"
+    make_motion(3).save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask  # 0644 under the usual umask, like the videos
