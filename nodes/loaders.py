@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from joyvasa.model_files import MODES
+
 from . import model_files as files
 from . import types
 from .models import MODEL_CACHE, ManagedModel, file_key, manage
@@ -32,7 +34,7 @@ class LoadLivePortrait(io.ComfyNode):
             category="JoyVASA/loaders",
             description="Loads the LivePortrait renderer (human or animal weights) from models/liveportrait.",
             inputs=[
-                io.Combo.Input("mode", options=["human", "animal"], default="human",
+                io.Combo.Input("mode", options=list(MODES), default="human",
                                tooltip="Human or animal LivePortrait weights."),
                 *[
                     io.Combo.Input(network, options=files.liveportrait_slot_choices(network), default=files.AUTO,

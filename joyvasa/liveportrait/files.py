@@ -6,13 +6,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from joyvasa.model_files import LIVEPORTRAIT_NETWORKS as LIVEPORTRAIT_PARTS  # the five files, one definition
+from joyvasa.model_files import MODES as KINDS  # ("human", "animal")
+
 from ..checkpoints import CheckpointError
 
-BASE_PARTS = ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator")
-STITCHING_PART = "stitching_retargeting_module"
-LIVEPORTRAIT_PARTS = BASE_PARTS + (STITCHING_PART,)
+BASE_PARTS = LIVEPORTRAIT_PARTS[:4]  # F, M, W, G
+STITCHING_PART = LIVEPORTRAIT_PARTS[4]  # stitching_retargeting_module
 WEIGHT_EXTENSIONS = (".pth", ".safetensors", ".pt", ".sft")
-KINDS = ("human", "animal")
 
 
 
