@@ -34,6 +34,7 @@ from joyvasa.motion.samplers import SAMPLERS
 from joyvasa.motion.windows import TIMINGS
 
 CUSTOM_PRESET = "custom"
+AUTO_PE_VARIANT = "auto"
 PRESETS = (CUSTOM_PRESET, *DRIVING_PRESETS)
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -172,9 +173,10 @@ class SampleOptions(_Checked):
     smoothing: float = setting(UPSTREAM_SMOOTHING, "Smoothing of head pose, scale and position over time: 0 = none, "
                                      "0.99 = upstream (a calm head). The expression is never smoothed.",
                                min=0.0, max=0.999, step=0.001)
-    pe_variant: str = setting("constant_row", "Positional encoding of the denoiser. constant_row is what "
-                                              "the released weights were trained with; per_position is "
-                                              "upstream's later fix.", choices=PE_VARIANTS)
+    pe_variant: str = setting(AUTO_PE_VARIANT, "Positional encoding of the denoiser. auto: the one the "
+                                               "checkpoint was trained with (constant_row for the released "
+                                               "weights; models trained here record theirs). per_position is "
+                                               "upstream's later fix.", choices=(AUTO_PE_VARIANT, *PE_VARIANTS))
     timing: str = setting("aligned", "aligned: exactly fps x duration frames, lips in sync. upstream: "
                                      "upstream's count (3 extra frames, lips ~80 ms late).", choices=TIMINGS)
 

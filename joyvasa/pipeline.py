@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Optional
 import torch
 
 from joyvasa.motion.loading import MotionGeneratorBundle
-from joyvasa.options import AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions
+from joyvasa.options import AUTO_PE_VARIANT, AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total); may raise to cancel
@@ -157,9 +157,11 @@ def sample_motion(
         if callback is not None:
             callback(done, total)
 
+    generator = motion_generator.generator
+    pe_variant = generator.config.pe_variant if options.pe_variant == AUTO_PE_VARIANT else options.pe_variant
     motion_norm = _sample(
-        motion_generator.generator, features, cfg_scale=options.cfg_scale, sampler=options.sampler,
-        steps=options.steps or None, seed=options.seed, pe_variant=options.pe_variant, timing=options.timing,
+        generator, features, cfg_scale=options.cfg_scale, sampler=options.sampler,
+        steps=options.steps or None, seed=options.seed, pe_variant=pe_variant, timing=options.timing,
         callback=on_step,
     )
     motion = motion_generator.template.decode(motion_norm, fps=features.fps, smoothing=options.smoothing)

@@ -127,3 +127,34 @@ def test_template_with_code_is_refused(tmp_path):
         pickle.dump({"mean_exp": OrderedDict, "run": print}, handle)
     with pytest.raises(CheckpointError, match="other than numpy arrays"):
         MotionTemplate.load(path)
+
+
+def test_pe_variant_auto_samples_with_the_checkpoints_own_variant(tmp_path):
+    """Released files (no pe_variant in args) -> constant_row; a file whose args record per_position
+    (as joyvasa.train writes it) -> per_position, unless the user chooses one."""
+    from joyvasa.motion.loading import load_motion_generator
+
+    from tests.motion_files import write_motion_generator_pt, write_motion_template_pkl
+
+    template = write_motion_template_pkl(tmp_path / "template.pkl")
+    released = load_motion_generator(write_motion_generator_pt(tmp_path / "released.pt"), template_path=template)
+    assert released.generator.config.pe_variant == "constant_row"
+    trained = load_motion_generator(
+        write_motion_generator_pt(tmp_path / "trained.pt", args_overrides={"pe_variant": "per_position"}),
+        template_path=template,
+    )
+    assert trained.generator.config.pe_variant == "per_position"
+
+    from joyvasa import pipeline
+    from joyvasa.options import SampleOptions
+
+    features = pipeline.encode_audio(trained, 0.1 * torch.randn(8000, generator=torch.Generator().manual_seed(0)), 16000)
+    fast = SampleOptions(sampler="ddim", steps=2)
+    auto = pipeline.sample_motion(trained, features, fast)
+    per_position = pipeline.sample_motion(trained, features, fast.replace(pe_variant="per_position"))
+    constant_row = pipeline.sample_motion(trained, features, fast.replace(pe_variant="constant_row"))
+    torch.testing.assert_close(auto.exp, per_position.exp)
+    assert not torch.allclose(auto.exp, constant_row.exp)
+    with pytest.raises(ValueError, match="pe_variant"):
+        load_motion_generator(write_motion_generator_pt(tmp_path / "bad.pt", args_overrides={"pe_variant": "x"}),
+                              template_path=template)

@@ -51,6 +51,9 @@ class MotionGeneratorConfig:
     pad_mode: str  # last-window audio padding: 'zero' or 'replicate'
     audio_model: str  # 'hubert_zh', 'hubert_zh_ori', 'hubert', 'wav2vec2'
     audio_hidden_dim: int = 768
+    # The positional encoding the weights were trained with: the released file's args do not say
+    # (its code had the constant-row bug); checkpoints written by joyvasa.train do.
+    pe_variant: str = "constant_row"
 
     @property
     def window_seconds(self) -> float:
@@ -94,6 +97,7 @@ class MotionGeneratorConfig:
             pad_mode=str(options.get("pad_mode", "zero")),
             audio_model=str(options.get("audio_model", "hubert_zh")),
             audio_hidden_dim=audio_hidden_dim,
+            pe_variant=check_pe_variant(str(options.get("pe_variant", "constant_row"))),
         )
         # args that must agree with the weights (those upstream actually wires through).
         for name in ("motion_feat_dim", "feature_dim", "n_prev_motions", "n_motions", "n_diff_steps"):

@@ -39,6 +39,7 @@ def build_generator(config: TrainConfig, audio_encoder: nn.Module) -> MotionGene
         n_prev_motions=config.n_prev_motions, n_motions=config.n_motions, n_layers=size["n_layers"],
         n_heads=size["n_heads"], ffn_dim=size["ffn_dim"], n_diff_steps=config.n_diff_steps, fps=float(config.fps),
         pad_mode="zero", audio_model=config.audio_model, audio_hidden_dim=int(audio_encoder.config.hidden_size),
+        pe_variant=config.pe_variant,
     )
     generator = MotionGenerator(model_config, audio_encoder, pe_variant=config.pe_variant)
     with torch.no_grad():  # upstream draws the learned tokens from N(0, 1)
