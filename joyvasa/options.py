@@ -91,6 +91,19 @@ class _Checked:
         return dataclasses.replace(self, **changes)
 
 
+class _Presettable(_Checked):
+    """Options with a ``preset`` field: a preset sets those of its values this stage has
+    (cfg_scale for sampling, the driving switches for rendering)."""
+
+    def resolved(self):
+        """The options with the preset's values applied (``preset`` custom: unchanged)."""
+        if self.preset == CUSTOM_PRESET:
+            return self
+        own = {f.name for f in dataclasses.fields(self)}
+        values = {k: v for k, v in DRIVING_PRESETS[self.preset].items() if k in own}
+        return self.replace(preset=CUSTOM_PRESET, **values)
+
+
 def _coerce(f: dataclasses.Field, value):
     name, meta = f.name, f.metadata
     kind = type(f.default)
@@ -158,7 +171,7 @@ class AudioOptions(_Checked):
 
 
 @dataclass(frozen=True)
-class SampleOptions(_Checked):
+class SampleOptions(_Presettable):
     preset: str = setting(
         CUSTOM_PRESET, "custom: use cfg_scale below. Any other preset sets cfg_scale as that preset "
         "does (see the README's preset table).", choices=PRESETS)
@@ -180,11 +193,6 @@ class SampleOptions(_Checked):
     timing: str = setting("aligned", "aligned: exactly fps x duration frames, lips in sync. upstream: "
                                      "upstream's count (3 extra frames, lips ~80 ms late).", choices=TIMINGS)
 
-    def resolved(self) -> "SampleOptions":
-        """With a preset's cfg_scale applied (``preset`` custom: unchanged)."""
-        if self.preset == CUSTOM_PRESET:
-            return self
-        return self.replace(preset=CUSTOM_PRESET, cfg_scale=DRIVING_PRESETS[self.preset]["cfg_scale"])
 
 
 @dataclass(frozen=True)
@@ -196,7 +204,7 @@ class EditOptions(_Checked):
 
 
 @dataclass(frozen=True)
-class RenderOptions(_Checked):
+class RenderOptions(_Presettable):
     preset: str = setting(
         CUSTOM_PRESET, "custom: use the switches below. upstream_app / upstream_cli: upstream's Gradio app "
         "or command line; recommended: ours (see the README's preset table).", choices=PRESETS)
@@ -219,14 +227,6 @@ class RenderOptions(_Checked):
     frames_per_batch: int = setting(0, "Frames rendered per network call. 0 = auto: 1 on a CPU (batching "
                                        "gains nothing there), 8 on a GPU. Lower it if memory runs out.",
                                     min=0, max=64)
-
-    def resolved(self) -> "RenderOptions":
-        """With a preset's driving switches applied (``preset`` custom: unchanged)."""
-        if self.preset == CUSTOM_PRESET:
-            return self
-        values = DRIVING_PRESETS[self.preset]
-        own = {f.name for f in dataclasses.fields(self)}
-        return self.replace(preset=CUSTOM_PRESET, **{k: v for k, v in values.items() if k in own})
 
     def frames_per_call(self, device) -> int:
         """``frames_per_batch``, or when 0: 1 on CPU (each frame in flight costs ~0.45 GB of
