@@ -29,9 +29,11 @@ JOYVASA_FOLDER = "joyvasa"
 AUDIO_ENCODER_FOLDERS = (JOYVASA_FOLDER, "audio_encoders")
 INSIGHTFACE_FOLDER = "insightface"  # never downloaded (non-commercial licence); only looked for
 
+TEMPLATE_EXTENSIONS = (".pkl",)
+MOTION_GENERATOR_EXTENSIONS = (".pt", ".pth", ".ckpt", ".safetensors", ".sft")
 MODEL_FOLDER_EXTENSIONS = {
     LIVEPORTRAIT_FOLDER: {".safetensors", ".sft", ".pth", ".pt"},
-    JOYVASA_FOLDER: {".pt", ".pth", ".ckpt", ".safetensors", ".sft", ".pkl"},
+    JOYVASA_FOLDER: {*MOTION_GENERATOR_EXTENSIONS, *TEMPLATE_EXTENSIONS},
 }
 
 AUTO = "auto"

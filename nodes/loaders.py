@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from joyvasa.model_files import MODES
+from joyvasa.model_files import MODES, MOTION_GENERATOR_EXTENSIONS, TEMPLATE_EXTENSIONS
+from joyvasa.options import PRECISIONS
 
 from . import model_files as files
 from . import types
@@ -43,7 +44,7 @@ class LoadLivePortrait(io.ComfyNode):
                 ],
                 io.Combo.Input("device", options=list(DEVICES), default="auto",
                                tooltip="'auto' uses ComfyUI's device (GPU when there is one)."),
-                io.Combo.Input("precision", options=list(_precisions()), default="auto",
+                io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
                                tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
                 io.Combo.Input("download", options=[files.DOWNLOAD_OFF, *files.LIVEPORTRAIT_REPOS],
                                default=files.DOWNLOAD_OFF,
@@ -75,8 +76,8 @@ class LoadLivePortrait(io.ComfyNode):
 class LoadMotionGenerator(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        weights = files.list_files(files.JOYVASA_FOLDER, (".pt", ".pth", ".ckpt", ".safetensors", ".sft"))
-        templates = files.list_files(files.JOYVASA_FOLDER, (".pkl",))
+        weights = files.list_files(files.JOYVASA_FOLDER, MOTION_GENERATOR_EXTENSIONS)
+        templates = files.list_files(files.JOYVASA_FOLDER, TEMPLATE_EXTENSIONS)
         return io.Schema(
             node_id="JoyVASALoadMotionGenerator",
             display_name="JoyVASA Load Motion Generator",
@@ -126,8 +127,3 @@ class LoadMotionGenerator(io.ComfyNode):
         key = ("motion_generator", file_key(paths), str(target))
         return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
 
-
-def _precisions() -> tuple[str, ...]:
-    from joyvasa.options import PRECISIONS
-
-    return PRECISIONS
