@@ -25,12 +25,12 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from joyvasa.video_frames import TARGET_FPS, VIDEO_SUFFIXES
-from joyvasa.video_motion import MOTION_KEYS, VideoCropOptions, add_video_crop_flags, video_crop_options
+from joyvasa.video_motion import VideoCropOptions, add_video_crop_flags, video_crop_options
 
 DEFAULT_MIN_SECONDS = 5.0  # a training sample spans n_motions = 100 frames (4 s) and needs more
 DEFAULT_VAL_FRACTION = 0.1
@@ -119,7 +119,7 @@ def prepare_video(job: tuple) -> tuple[str, str, str, int]:
         if frames / TARGET_FPS < min_seconds:
             return clip_id, "skipped", (f"too short ({frames / TARGET_FPS:.2f} s of frames with sound "
                                         f"< --min-seconds {min_seconds:g})"), 0
-        motion = replace(motion, **{k: getattr(motion, k)[:frames] for k in MOTION_KEYS}, raw=None)
+        motion = motion.first_frames(frames)
         audio = audio[: round(frames * samples_per_frame)]
         final = clip_path(data_dir, clip_id)
         partial = final.with_name(final.name + ".partial")

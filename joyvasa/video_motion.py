@@ -30,11 +30,10 @@ import torch
 from joyvasa.face import CROP_MODES, FaceCropError, FaceRect, crop_source, detect_faces, rect_for_face, warp_crops
 from joyvasa.face.align import similarity_from_rect
 from joyvasa.options import SourceOptions
-from joyvasa.motion.motion import Motion
+from joyvasa.motion.motion import MOTION_KEYS, Motion
 from joyvasa.video_frames import TARGET_FPS, FrameSource, TensorFrames, VideoFileFrames, VideoInputError
 
 CROP_DSIZE = 512  # the inference crop's size before the 256 resize
-MOTION_KEYS = ("exp", "scale", "t", "pitch", "yaw", "roll")
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames in all)
 
 

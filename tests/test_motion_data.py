@@ -71,3 +71,11 @@ def test_saved_motion_files_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask  # 0644 under the usual umask, like the videos
+
+
+def test_first_frames_cuts_every_tensor_and_the_raw_output():
+    motion = make_motion(6)
+    motion.raw = torch.zeros(6, 73)
+    head = motion.first_frames(4)
+    assert len(head) == 4 and head.raw.shape == (4, 73) and head.fps == motion.fps
+    torch.testing.assert_close(head.yaw, motion.yaw[:4])

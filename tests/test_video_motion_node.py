@@ -8,7 +8,8 @@ from fractions import Fraction
 import pytest
 import torch
 
-from joyvasa.video_motion import MOTION_KEYS, VideoCropOptions, load_motion_extractor, motion_from_frames
+from joyvasa.motion import MOTION_KEYS
+from joyvasa.video_motion import VideoCropOptions, load_motion_extractor, motion_from_frames
 from tests.liveportrait_files import weights_dir
 from tests.test_nodes_contract import PACK_MODULE, pack  # noqa: F401  (the pack fixture)
 from tests.video_files import astronaut_frames

@@ -24,7 +24,6 @@ TITLE = "streaming memory run"
 
 def memory_run(options) -> None:
     """Features + motion over the whole clip, then stream ``memory_render_frames`` frames to an .mp4."""
-    from joyvasa.motion.motion import Motion
     from joyvasa.audio import SAMPLE_RATE
     from joyvasa.options import RenderOptions, SampleOptions, SourceOptions
     from joyvasa.pipeline import encode_audio, prepare_source, render_to_video, sample_motion
@@ -57,7 +56,7 @@ def memory_run(options) -> None:
     total_frames = len(motion)
     mark(f"motion sampled ({total_frames} frames, {options.memory_sampler}, {time.perf_counter() - start:.1f} s)")
     count = min(options.memory_render_frames, total_frames)
-    first_frames = Motion(**{key: getattr(motion, key)[:count] for key in Motion._TENSORS}, fps=motion.fps)
+    first_frames = motion.first_frames(count)
     chunk_log = []
     start = time.perf_counter()
 

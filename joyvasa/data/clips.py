@@ -23,13 +23,12 @@ from typing import Sequence
 
 import torch
 
-from joyvasa.motion.motion import Motion
+from joyvasa.audio.waveform import SAMPLE_RATE as CLIP_SAMPLE_RATE  # 16 kHz, the one definition
+from joyvasa.motion.motion import MOTION_KEYS, Motion
 
 CLIP_FPS = 25
-CLIP_SAMPLE_RATE = 16000
 CLIPS_DIRNAME = "clips"
 SPLIT_FILES = {"train": "train.txt", "val": "val.txt"}
-MOTION_KEYS = ("exp", "scale", "t", "pitch", "yaw", "roll")
 _MOTION_WIDTHS = {"exp": 63, "scale": 1, "t": 3, "pitch": 1, "yaw": 1, "roll": 1}
 _CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

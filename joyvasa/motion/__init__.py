@@ -11,7 +11,7 @@ Or in two stages: ``encode_audio_features`` then ``sample_motion``.
 from .denoiser import PE_VARIANTS, DenoisingNetwork
 from .generator import MotionGenerator, MotionGeneratorConfig
 from .loading import MotionGeneratorBundle, load_motion_generator
-from .motion import UPSTREAM_SMOOTHING, Motion, ema_smooth, rotation_matrix
+from .motion import MOTION_KEYS, UPSTREAM_SMOOTHING, Motion, ema_smooth, rotation_matrix
 from .samplers import SAMPLERS, sample_ddim, sample_ddpm
 from .schedule import DiffusionSchedule
 from .template import MotionTemplate
@@ -25,6 +25,7 @@ from .windows import (
 )
 
 __all__ = [
+    "MOTION_KEYS",
     "AudioFeatures",
     "DenoisingNetwork",
     "DiffusionSchedule",

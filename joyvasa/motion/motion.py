@@ -52,6 +52,9 @@ def ema_smooth(values: torch.Tensor, smoothing: float) -> torch.Tensor:
     return out
 
 
+MOTION_KEYS = ("exp", "scale", "t", "pitch", "yaw", "roll")  # the per-frame tensors of a Motion
+
+
 @dataclass
 class Motion:
     exp: torch.Tensor  # (N, 21, 3) expression deformation
@@ -63,7 +66,7 @@ class Motion:
     fps: float = 25.0
     raw: Optional[torch.Tensor] = None  # (N, 73) normalised generator output, if unedited
 
-    _TENSORS = ("exp", "scale", "t", "pitch", "yaw", "roll")
+    _TENSORS = MOTION_KEYS
 
     def __post_init__(self):
         n = self.exp.shape[0]
@@ -85,6 +88,11 @@ class Motion:
     def to(self, device) -> "Motion":
         moved = {name: getattr(self, name).to(device) for name in self._TENSORS}
         return replace(self, raw=None if self.raw is None else self.raw.to(device), **moved)
+
+    def first_frames(self, count: int) -> "Motion":
+        """The first ``count`` frames (the generator's raw output is cut with them)."""
+        cut = {name: getattr(self, name)[:count] for name in self._TENSORS}
+        return replace(self, raw=None if self.raw is None else self.raw[:count], **cut)
 
     # -- edits -------------------------------------------------------------------------
 
