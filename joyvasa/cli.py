@@ -13,15 +13,8 @@ import dataclasses
 import sys
 import time
 
-from joyvasa.options import (
-    PRECISIONS,
-    STAGE_OPTIONS,
-    AudioOptions,
-    EditOptions,
-    RenderOptions,
-    SampleOptions,
-    SourceOptions,
-)
+from joyvasa.options import STAGE_OPTIONS, StageOptions
+from joyvasa.precision import PRECISIONS
 
 
 def add_option_flags(parser: argparse.ArgumentParser, options_class, seen: set[str]) -> None:
@@ -77,16 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    values = vars(args)
     started = time.perf_counter()
     try:
-        stage_options = dict(
-            source_options=SourceOptions.from_values(values),
-            audio_options=AudioOptions.from_values(values),
-            sample_options=SampleOptions.from_values(values),
-            edit_options=EditOptions.from_values(values),
-            render_options=RenderOptions.from_values(values),
-        )
+        stage_options = StageOptions.from_values(vars(args))
         result = run(args, stage_options)
     except (ValueError, FileNotFoundError) as err:  # our errors are sentences for the user
         print(f"\nerror: {err}", file=sys.stderr)
@@ -96,14 +82,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def run(args, stage_options: dict) -> dict:
+def run(args, stage_options: StageOptions) -> dict:
     """Files in, .mp4 out: the pipeline's stages, with the input audio muxed at its own quality."""
     import torch
 
     from joyvasa import pipeline
     from joyvasa.audio import read_audio_file
     from joyvasa.face import parse_face_box
-    from joyvasa.options import parse_precision
+    from joyvasa.precision import parse_precision
 
     image = pipeline.read_image_file(args.image)
     samples, sample_rate = read_audio_file(args.audio)  # (C, N) at the file's own rate
@@ -115,14 +101,10 @@ def run(args, stage_options: dict) -> dict:
     motion_generator = pipeline.load_motion_generator(args.motion_generator, args.template, args.audio_encoder,
                                                       device=args.device)
     if args.preview_only:
-        from joyvasa.motion_preview import preview_video
-
-        return preview_video(renderer, motion_generator, image, waveform, sample_rate, args.out, face_box=face_box,
-                             progress=_print_progress, **stage_options)
-    motion, frame_batches = pipeline.animate(
-        renderer, motion_generator, image, waveform, sample_rate, face_box=face_box,
-        progress=_print_progress, **stage_options,
-    )
+        return pipeline.preview_video(renderer, motion_generator, image, waveform, sample_rate, args.out, stage_options,
+                                      face_box=face_box, progress=_print_progress)
+    motion, frame_batches = pipeline.animate(renderer, motion_generator, image, waveform, sample_rate, stage_options,
+                                             face_box=face_box, progress=_print_progress)
     return pipeline.write_video(frame_batches, args.out, motion.fps, audio=(waveform, sample_rate))
 
 

@@ -36,8 +36,6 @@ from joyvasa.motion.windows import TIMINGS
 CUSTOM_PRESET = "custom"
 AUTO_PE_VARIANT = "auto"
 PRESETS = (CUSTOM_PRESET, *DRIVING_PRESETS)
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
 
@@ -49,29 +47,6 @@ def setting(default, help: str, *, min=None, max=None, step=None, choices=None) 
     """A dataclass field that carries its range, choices and help text (read by nodes and CLI)."""
     meta = {"help": help, "min": min, "max": max, "step": step, "choices": tuple(choices) if choices else None}
     return field(default=default, metadata=meta)
-
-
-def dtype_from_name(name: str) -> torch.dtype:
-    """"fp32" / "fp16" / "bf16" -> the torch dtype (the one map of these names)."""
-    if name not in _DTYPES:
-        raise OptionError(f"precision must be one of {', '.join(_DTYPES)}, not {name!r}.")
-    return _DTYPES[name]
-
-
-def parse_precision(name: str, device) -> torch.dtype:
-    """"fp32" / "fp16" / "bf16" / "auto" -> the compute dtype on ``device``.
-
-    ``auto`` is fp32 on a CPU and fp16 on a GPU. fp16 on a CPU is refused by the
-    networks' kernels (or crawls), so it falls back to fp32 there.
-    """
-    if name not in PRECISIONS:
-        raise OptionError(f"precision must be one of {', '.join(PRECISIONS)}, not {name!r}.")
-    on_cpu = torch.device(device).type == "cpu"
-    if name == "auto":
-        return torch.float32 if on_cpu else torch.float16
-    if name == "fp16" and on_cpu:
-        return torch.float32
-    return dtype_from_name(name)
 
 
 class _Checked:
@@ -237,3 +212,20 @@ class RenderOptions(_Presettable):
 
 
 STAGE_OPTIONS = (SourceOptions, AudioOptions, SampleOptions, EditOptions, RenderOptions)
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    """One of each stage's options, for the functions that chain stages (animate, preview)."""
+
+    source: SourceOptions = SourceOptions()
+    audio: AudioOptions = AudioOptions()
+    sample: SampleOptions = SampleOptions()
+    edit: EditOptions = EditOptions()
+    render: RenderOptions = RenderOptions()
+
+    @classmethod
+    def from_values(cls, values: dict) -> "StageOptions":
+        """Every stage's options from one flat mapping (parsed CLI flags, a node's inputs);
+        a ``preset`` key sets both the sampling and the render preset."""
+        return cls(*(options_class.from_values(values) for options_class in STAGE_OPTIONS))

@@ -8,6 +8,8 @@
     edit_motion(motion, EditOptions)                               -> Motion
     render_frames(renderer, source, motion, RenderOptions)  -> iterator of (b, H, W, 3) batches
     write_video(batches, path, fps, audio)      -> streams frames into an .mp4 with the audio
+    preview_frames(renderer, source, motion, RenderOptions) -> (N, S, S, 3) keypoints drawn, no render
+    source_and_motion / animate / preview_video(..., StageOptions) -> the stages chained
 
 This module is the only place that knows the order of the stages. It holds no network
 code and no formulas (those live in the sub-packages) and no defaults (those live in
@@ -22,7 +24,9 @@ from typing import Callable, Iterator, Optional
 import torch
 
 from joyvasa.motion.loading import MotionGeneratorBundle
-from joyvasa.options import AUTO_PE_VARIANT, AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions
+from joyvasa.options import (
+    AUTO_PE_VARIANT, AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
+)
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total); may raise to cancel
@@ -258,7 +262,7 @@ def write_video(frame_batches, path, fps: float, audio=None) -> dict:
     under ``path`` only when every frame is written (see :class:`joyvasa.video.VideoWriter`).
     Returns {"path", "frames"}.
     """
-    from joyvasa.video import VideoWriter
+    from joyvasa.video.writing import VideoWriter
 
     with VideoWriter(path, fps=fps, audio=audio) as writer:
         for frames in frame_batches:
@@ -276,34 +280,91 @@ def render_to_video(
 
 
 def source_and_motion(
-    renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, *,
-    source_options: SourceOptions = SourceOptions(), audio_options: AudioOptions = AudioOptions(),
-    sample_options: SampleOptions = SampleOptions(), edit_options: EditOptions = EditOptions(),
-    mask=None, face_box=None, model_folders=None, progress: Optional[StageProgress] = None,
+    renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int,
+    options: StageOptions = StageOptions(), *, mask=None, face_box=None, model_folders=None,
+    progress: Optional[StageProgress] = None,
 ):
     """The stages before rendering -> (Source, Motion): crop, speech features, sampling, edits.
 
+    ``options``: every stage's options (only source, audio, sample and edit are read here);
+    ``mask`` / ``face_box`` / ``model_folders`` as in :func:`prepare_source`.
     ``progress(stage, done, total)`` with stage "source", "audio", "motion"; raise in it to cancel.
     """
-    source = prepare_source(renderer, image, source_options, mask=mask, face_box=face_box,
+    source = prepare_source(renderer, image, options.source, mask=mask, face_box=face_box,
                             model_folders=model_folders, callback=_stage(progress, "source"))  # no face: fails early
-    features = encode_audio(motion_generator, waveform, sample_rate, audio_options, callback=_stage(progress, "audio"))
-    motion = sample_motion(motion_generator, features, sample_options, callback=_stage(progress, "motion"))
-    return source, edit_motion(motion, edit_options)
+    features = encode_audio(motion_generator, waveform, sample_rate, options.audio, callback=_stage(progress, "audio"))
+    motion = sample_motion(motion_generator, features, options.sample, callback=_stage(progress, "motion"))
+    return source, edit_motion(motion, options.edit)
 
 
-def animate(renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, *,
-            render_options: RenderOptions = RenderOptions(), progress: Optional[StageProgress] = None, **before):
+def animate(
+    renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int,
+    options: StageOptions = StageOptions(), *, mask=None, face_box=None, model_folders=None,
+    progress: Optional[StageProgress] = None,
+):
     """All stages in memory -> (motion, iterator of frame batches).
 
-    ``before``: the keyword arguments of :func:`source_and_motion` (stage options, mask, face_box,
-    model_folders). ``progress(stage, done, total)`` with stage in :data:`STAGES`; raise in it to
-    cancel. Frames are produced lazily as the iterator is consumed (collect them, or pass them to
+    The arguments are :func:`source_and_motion`'s; ``options.render`` drives the render.
+    ``progress(stage, done, total)`` with stage in :data:`STAGES`; raise in it to cancel.
+    Frames are produced lazily as the iterator is consumed (collect them, or pass them to
     :func:`write_video`).
     """
-    source, motion = source_and_motion(renderer, motion_generator, image, waveform, sample_rate,
-                                       progress=progress, **before)
-    return motion, render_frames(renderer, source, motion, render_options, callback=_stage(progress, "render"))
+    source, motion = source_and_motion(renderer, motion_generator, image, waveform, sample_rate, options,
+                                       mask=mask, face_box=face_box, model_folders=model_folders, progress=progress)
+    return motion, render_frames(renderer, source, motion, options.render, callback=_stage(progress, "render"))
+
+
+# -- the motion preview (keypoints drawn over the crop; no warping or decoding) ------------------
+
+def preview_frames(renderer, source: Source, motion, options: RenderOptions = RenderOptions(), *,
+                   size: int = 512, callback: Optional[ProgressCallback] = None) -> torch.Tensor:
+    """The motion preview of ``motion`` on ``source``: (N, size, size, 3) float32 0..1, CPU.
+
+    ``options``: the RenderOptions the render will use (region, driving option, stitching, ...
+    change the keypoints). ``size``: 256 (the networks' crop) or 512 (the crop Render pastes
+    back). ``callback(done, total)`` counts frames. See :mod:`joyvasa.video.preview`.
+    """
+    from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
+    from joyvasa.video.preview import PREVIEW_SIZES, draw_frames, head_rotations, pose_change
+
+    if size not in PREVIEW_SIZES:
+        raise ValueError(f"size must be one of {PREVIEW_SIZES} (the crop sizes), not {size!r}.")
+    options = options.resolved()
+    driving = driving_keypoints(renderer, source, motion, options).float().cpu()  # (N, 21, 3)
+    crop = torch.as_tensor(source.crop.crop_256 if size == 256 else source.crop.crop_512)
+    if crop.shape[0] != size:
+        crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size),
+                                               mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+    return draw_frames(
+        crop, driving, head_rotations(source, motion, options.region), pose_change(motion),
+        fps=float(motion.fps), source_keypoints=source.x_s[0].float(),
+        lip_indices=tuple(int(i) for i in LIP_KEYPOINT_INDICES), callback=callback,
+    )
+
+
+def write_preview_video(renderer, source: Source, motion, path, *, audio=None,
+                        options: RenderOptions = RenderOptions(), size: int = 512,
+                        callback: Optional[ProgressCallback] = None) -> dict:
+    """:func:`preview_frames` as an H.264 .mp4 with ``audio`` ((waveform, rate)) muxed in."""
+    frames = preview_frames(renderer, source, motion, options, size=size, callback=callback)
+    return write_video([frames], path, motion.fps, audio=audio)
+
+
+def preview_video(
+    renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, path,
+    options: StageOptions = StageOptions(), *, mask=None, face_box=None, model_folders=None, size: int = 512,
+    progress: Optional[StageProgress] = None,
+) -> dict:
+    """Photo + speech -> the motion preview video (``python -m joyvasa ... --preview-only``).
+
+    :func:`source_and_motion`, then :func:`write_preview_video` instead of the render.
+    ``progress(stage, done, total)`` as in :func:`animate`, stage ``preview`` for the drawing.
+    Returns {"path", "frames"}.
+    """
+    source, motion = source_and_motion(renderer, motion_generator, image, waveform, sample_rate, options,
+                                       mask=mask, face_box=face_box, model_folders=model_folders, progress=progress)
+    return write_preview_video(renderer, source, motion, path, audio=(waveform, sample_rate), options=options.render,
+                               size=size, callback=_stage(progress, "preview"))
 
 
 def _stage(progress: Optional[StageProgress], stage: str) -> Optional[ProgressCallback]:

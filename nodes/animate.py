@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from joyvasa.options import AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions
+from joyvasa.options import AudioOptions, EditOptions, RenderOptions, SampleOptions, StageOptions
 
 from . import types
 from .convert import as_audio, one_clip, one_image
 from .render import collect_frames, with_previews
 from .runtime import StageProgress, after_heavy_work, node_id_of
 from .source import face_inputs, face_region
-from .widgets import inputs_for, options_from
+from .widgets import inputs_for
 
 
 class Animate(io.ComfyNode):
@@ -45,18 +45,12 @@ class Animate(io.ComfyNode):
     def execute(cls, liveportrait, motion_generator, image, audio, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
-        stage_options = dict(  # settings first: a bad number fails before any model loads
-            source_options=options_from(SourceOptions, values),
-            audio_options=options_from(AudioOptions, values),
-            sample_options=options_from(SampleOptions, values),
-            edit_options=options_from(EditOptions, values),
-            render_options=options_from(RenderOptions, values),
-        )
+        options = StageOptions.from_values(values)  # settings first: a bad number fails before any model loads
         progress = StageProgress(node_id_of(cls), pipeline.STAGES)
         waveform, sample_rate = one_clip(audio)
         motion, batches = pipeline.animate(
             liveportrait.ready(), motion_generator.ready(), one_image(image), waveform, sample_rate,
-            progress=progress.report, **stage_options, **face_region(values),
+            options, progress=progress.report, **face_region(values),
         )
         show = lambda done, total, frame: progress.preview("render", done, total, frame)  # noqa: E731
         frames = collect_frames(with_previews(batches, len(motion), show), len(motion))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from joyvasa.model_files import MODES, MOTION_GENERATOR_EXTENSIONS, TEMPLATE_EXTENSIONS
-from joyvasa.options import PRECISIONS
+from joyvasa.precision import PRECISIONS
 
 from . import model_files as files
 from . import types

@@ -40,7 +40,7 @@ class PreviewMotion(io.ComfyNode):
 
     @classmethod
     def execute(cls, liveportrait, source, motion, size, **values) -> io.NodeOutput:
-        from joyvasa.motion_preview import preview_frames
+        from joyvasa.pipeline import preview_frames
 
         options = options_from(RenderOptions, values)
         frames = preview_frames(liveportrait.ready(), source, motion, options, size=int(size),

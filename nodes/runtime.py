@@ -33,7 +33,7 @@ def offload_device_for(load_device: torch.device) -> torch.device:
 
 def pick_dtype(choice: str, device: torch.device) -> torch.dtype:
     """``auto``: fp16 where ComfyUI would use it on this device, else fp32; names as the library parses them."""
-    from joyvasa.options import parse_precision
+    from joyvasa.precision import parse_precision
 
     if choice == "auto" and device.type != "cpu":
         import comfy.model_management as mm

@@ -1,7 +1,7 @@
 """JoyVASA Extract Motion From Video: a filmed face -> JOYVASA_MOTION (to drive a portrait).
 
 The same tracking, crop and motion extractor as ``python -m joyvasa.prepare``
-(:mod:`joyvasa.video_motion`); this node only converts ComfyUI values. The crop widgets are
+(:mod:`joyvasa.video.motion`); this node only converts ComfyUI values. The crop widgets are
 Extract Source's (one set of defaults in ``joyvasa.options``).
 """
 
@@ -19,7 +19,7 @@ from .widgets import inputs_for, options_from
 
 
 def _video_defaults():
-    from joyvasa.video_motion import VideoCropOptions
+    from joyvasa.video.motion import VideoCropOptions
 
     return VideoCropOptions()
 
@@ -59,7 +59,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
     def execute(cls, liveportrait, frames_fps, detect_every, box_smoothing, frames=None, video=None, face_box="",
                 **values) -> io.NodeOutput:
         from joyvasa.face import parse_face_box
-        from joyvasa.video_motion import VideoCropOptions, motion_from_frames
+        from joyvasa.video.motion import VideoCropOptions, motion_from_frames
 
         from . import model_files
 

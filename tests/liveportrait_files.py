@@ -8,7 +8,7 @@
 * ``kijai``: flat ``<part>.safetensors`` with the stitching file flattened to
   ``retarget_shoulder_module.mlp.0.weight`` etc.
 
-The recipe weights (:mod:`joyvasa.benchmarks.synthetic`, through ``tests.recipe``): ~580 MB, are written once per format per test session (:func:`weights_dir`),
+The recipe weights (:mod:`joyvasa.bench.synthetic`, through ``tests.recipe``): ~580 MB, are written once per format per test session (:func:`weights_dir`),
 and the animal base files are hard links to the human ones (same bytes) where possible.
 """
 

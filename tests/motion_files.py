@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from joyvasa.benchmarks.synthetic import released_motion_config
+from joyvasa.bench.synthetic import released_motion_config
 from tests.recipe import load_golden, manifest_keys, recipe_state_dict
 
 NAMESPACE = "motion_generator"

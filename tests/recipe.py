@@ -2,7 +2,7 @@
 
 ``recipe_state_dict(namespace)`` rebuilds, for one checkpoint namespace of
 ``manifests.json``, the exact weights the reference vectors were made with (the
-recipe itself lives in :mod:`joyvasa.benchmarks.synthetic`, shared with the
+recipe itself lives in :mod:`joyvasa.bench.synthetic`, shared with the
 benchmarks). Tests write these into files of the official formats and load them
 through the public loaders, so a test passes only if the real released files
 would load too.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from joyvasa.benchmarks import synthetic
+from joyvasa.bench import synthetic
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 

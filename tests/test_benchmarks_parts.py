@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from joyvasa.benchmarks import cli, memory
-from joyvasa.benchmarks.render import reference_style_frames
-from joyvasa.benchmarks.synthetic import narrow_renderer
+from joyvasa.bench import cli, memory
+from joyvasa.bench.render import reference_style_frames
+from joyvasa.bench.synthetic import narrow_renderer
 
 FAILING_CHILD = [sys.executable, "-c",
                  "import sys; print('child started', flush=True); "
@@ -49,7 +49,7 @@ def test_memory_child_gets_the_memory_flags():
     options = cli.build_parser().parse_args(["--device", "cpu", "--memory-clip-seconds", "5", "--memory-render-frames",
                                              "1", "--channels-last", "both", "--threads", "2"])
     argv = memory.memory_child_argv(options)
-    assert argv[1:4] == ["-m", "joyvasa.benchmarks", "--memory-only"]
+    assert argv[1:4] == ["-m", "joyvasa.bench", "--memory-only"]
     flags = dict(zip(argv[4::2], argv[5::2]))
     assert flags["--memory-clip-seconds"] == "5.0" and flags["--memory-render-frames"] == "1"
     assert flags["--channels-last"] == "off" and flags["--threads"] == "2" and flags["--memory-sampler"] == "ddpm:50"

@@ -40,7 +40,7 @@ ENTRY_POINTS = [
         id="bench+memory",
     ),
     pytest.param(
-        "joyvasa.benchmarks.motion",
+        "joyvasa.bench.motion",
         ["--seconds", "1", "--repeats", "1", "--samplers", "ddim:2,ddim:3", "--device", "cpu"],
         [r"== audio features and motion sampling \(1 s of audio\)", r"1 windows of 4 s",
          r"features \(HuBERT \+ projection\)\s+\d+\.\d+", r"DDIM 2 steps, CFG\s+\d+\.\d+",
@@ -48,13 +48,13 @@ ENTRY_POINTS = [
         id="motion",
     ),
     pytest.param(
-        "joyvasa.benchmarks.train",
+        "joyvasa.bench.train",
         ["--size", "tiny", "--batch-size", "1", "--audio-training", "frozen", "--steps", "1", "--device", "cpu"],
         [r"size tiny, device cpu, batch 1, audio frozen", r"step time \d+ ms .*samples/s"],
         id="train",
     ),
     pytest.param(
-        "joyvasa.benchmarks.prepare",
+        "joyvasa.bench.prepare",
         ["--seconds", "0.4", "--size", "96", "--threads", "1", "--device", "cpu"],
         [r"decode \+ resample\s+\d+\.\d+ frames/s", r"whole video \(default\)\s+\d+\.\d+ frames/s"],
         id="prepare",

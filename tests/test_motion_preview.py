@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from joyvasa import motion_preview
+from joyvasa import pipeline
 from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, rotation_matrix
 from joyvasa.motion import Motion
-from joyvasa.options import RenderOptions
+from joyvasa.options import RenderOptions, StageOptions
 from joyvasa.pipeline import driving_keypoints
+from joyvasa.video import preview as motion_preview
 
 NO_STITCHING = RenderOptions(stitching=False)
 
@@ -47,7 +48,7 @@ def test_keypoints_span_the_crop_as_the_warping_grid_does():
 
 def test_preview_draws_the_renders_driving_keypoints_at_their_pixels():
     source, motion = _source(), _motion()
-    frames = motion_preview.preview_frames(RENDERER, source, motion, NO_STITCHING, size=512)
+    frames = pipeline.preview_frames(RENDERER, source, motion, NO_STITCHING, size=512)
     assert frames.shape == (len(motion), 512, 512, 3) and frames.dtype == torch.float32
     assert 0.0 <= frames.min() and frames.max() <= 1.0
     expected = motion_preview.keypoint_pixels(driving_keypoints(RENDERER, source, motion, NO_STITCHING), 512)
@@ -73,10 +74,10 @@ def test_pose_readout_and_head_axes_follow_the_motion():
 
 def test_preview_costs_milliseconds_per_frame():
     source, motion = _source(), _motion(frames=100)
-    motion_preview.preview_frames(RENDERER, source, motion, NO_STITCHING, size=256)  # warm up PIL
+    pipeline.preview_frames(RENDERER, source, motion, NO_STITCHING, size=256)  # warm up PIL
     started = time.perf_counter()
     seen = []
-    motion_preview.preview_frames(RENDERER, source, motion, NO_STITCHING, size=512,
+    pipeline.preview_frames(RENDERER, source, motion, NO_STITCHING, size=512,
                                   callback=lambda done, total: seen.append((done, total)))
     per_frame = (time.perf_counter() - started) / len(motion)
     assert per_frame < 0.03, f"{per_frame * 1000:.1f} ms per frame"
@@ -85,7 +86,7 @@ def test_preview_costs_milliseconds_per_frame():
 
 def test_bad_size_is_a_clear_error():
     with pytest.raises(ValueError, match="size must be one of"):
-        motion_preview.preview_frames(RENDERER, _source(), _motion(), NO_STITCHING, size=300)
+        pipeline.preview_frames(RENDERER, _source(), _motion(), NO_STITCHING, size=300)
 
 
 def test_preview_video_has_every_frame_and_the_audio(tmp_path):
@@ -93,7 +94,7 @@ def test_preview_video_has_every_frame_and_the_audio(tmp_path):
 
     motion = _motion(frames=10, fps=10.0)
     audio = (torch.sin(torch.arange(16000) / 10.0)[None] * 0.3, 16000)
-    result = motion_preview.write_preview_video(RENDERER, _source(), motion, tmp_path / "preview.mp4", audio=audio,
+    result = pipeline.write_preview_video(RENDERER, _source(), motion, tmp_path / "preview.mp4", audio=audio,
                                                 options=NO_STITCHING, size=256)
     assert result["frames"] == 10
     with av.open(str(tmp_path / "preview.mp4")) as container:
@@ -116,9 +117,9 @@ def test_preview_video_runs_the_stages_up_to_the_motion_then_draws(tmp_path, mon
     monkeypatch.setattr(pipeline, "sample_motion", lambda *a, **k: calls.append("motion") or motion)
     monkeypatch.setattr(pipeline, "render_frames", lambda *a, **k: pytest.fail("--preview-only must not render"))
     stages = []
-    result = motion_preview.preview_video(
+    result = pipeline.preview_video(
         RENDERER, None, torch.zeros(64, 64, 3), torch.zeros(1, 16000), 16000, tmp_path / "p.mp4",
-        render_options=NO_STITCHING, size=256, progress=lambda stage, done, total: stages.append(stage))
+        StageOptions(render=NO_STITCHING), size=256, progress=lambda stage, done, total: stages.append(stage))
     assert calls == ["source", "audio", "motion"] and result["frames"] == 8
     assert stages and set(stages) == {"preview"}  # the stand-ins above report nothing themselves
     with av.open(str(tmp_path / "p.mp4")) as container:

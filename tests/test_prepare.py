@@ -16,9 +16,9 @@ from joyvasa.data import clip_path, read_clip, read_split
 from joyvasa.face import FaceCropError, crop_source
 from joyvasa.motion.motion import MOTION_KEYS, Motion
 from joyvasa.motion.template import MotionTemplate
-from joyvasa.prepare import prepare_dataset, split_ids
-from joyvasa.video_frames import TensorFrames, VideoInputError, probe_video, read_video_frames, resample_held
-from joyvasa.video_motion import (
+from joyvasa.training.prepare import prepare_dataset, split_ids
+from joyvasa.video.reading import TensorFrames, VideoInputError, probe_video, read_video_frames, resample_held
+from joyvasa.video.motion import (
     VideoCropOptions,
     load_motion_extractor,
     motion_from_frames,

@@ -2,7 +2,7 @@
 inference mode, bf16 autocast -- against the plain float32 path.
 
 Most cases use a narrow W + G (same code, fewer channels: ``narrow_renderer`` of
-joyvasa.benchmarks.synthetic) so they run in seconds; the last two run the released sizes against the golden vectors with channels-last on.
+joyvasa.bench.synthetic) so they run in seconds; the last two run the released sizes against the golden vectors with channels-last on.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from joyvasa.benchmarks.synthetic import narrow_renderer
+from joyvasa.bench.synthetic import narrow_renderer
 
 
 def inputs(frames=3, seed=0):

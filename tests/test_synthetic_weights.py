@@ -1,4 +1,4 @@
-"""The one synthetic-weight recipe (joyvasa.benchmarks.synthetic): a network filled in place gets
+"""The one synthetic-weight recipe (joyvasa.bench.synthetic): a network filled in place gets
 exactly the weights the golden manifests' key lists get, so the benchmarks' released-size models
 are the golden reference weights."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from joyvasa.benchmarks import synthetic
+from joyvasa.bench import synthetic
 from joyvasa.liveportrait.loading import _BUILDERS, _empty_network
 from tests.recipe import manifest_keys, recipe_state_dict
 

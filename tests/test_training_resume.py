@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from joyvasa.train import main as train_main
+from joyvasa.training.cli import main as train_main
 from joyvasa.training import TrainConfig, train
 from joyvasa.training.checkpointing import last_checkpoint
 from tests.training_data import tiny_audio_encoder, write_synthetic_dataset

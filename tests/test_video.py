@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from joyvasa.video import VideoWriter
+from joyvasa.video.writing import VideoWriter
 
 
 def _probe(path):

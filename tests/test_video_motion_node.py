@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from joyvasa.motion import MOTION_KEYS
-from joyvasa.video_motion import VideoCropOptions, load_motion_extractor, motion_from_frames
+from joyvasa.video.motion import VideoCropOptions, load_motion_extractor, motion_from_frames
 from tests.liveportrait_files import weights_dir
 from tests.test_nodes_contract import PACK_MODULE, pack  # noqa: F401  (the pack fixture)
 from tests.video_files import astronaut_frames

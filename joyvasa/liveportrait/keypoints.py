@@ -136,6 +136,20 @@ def _rotation_of(info: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return rotation_matrix(info["pitch"], info["yaw"], info["roll"])
 
 
+HEAD_MOVING_REGIONS = ("all", "pose")  # the regions whose driving turns the head
+
+
+def head_rotation(rot_source: torch.Tensor, rot_motion: torch.Tensor, region: str) -> torch.Tensor:
+    """The head rotation of each driving frame, (N, 3, 3): (R_i R_0^T) R_s where ``region``
+    moves the head (all / pose), else the source's own R_s on every frame.
+
+    ``rot_source`` (1, 3, 3); ``rot_motion`` (N, 3, 3), frame 0 the reference.
+    """
+    if region in HEAD_MOVING_REGIONS:
+        return rot_motion @ rot_motion[:1].transpose(1, 2) @ rot_source
+    return rot_source.expand(rot_motion.shape[0], -1, -1)
+
+
 def driving_keypoints(
     source: Mapping[str, torch.Tensor],
     motion: Mapping[str, torch.Tensor],
@@ -204,10 +218,7 @@ def driving_keypoints(
     frames = exp_d.shape[0]
     lip = list(LIP_KEYPOINT_INDICES)
 
-    if region in ("all", "pose"):
-        rot_new = rot_d @ rot_d[:1].transpose(1, 2) @ rot_s  # (N, 3, 3)
-    else:
-        rot_new = rot_s.expand(frames, -1, -1)
+    rot_new = head_rotation(rot_s, rot_d, region)  # (N, 3, 3)
 
     exp_relative = exp_s + (exp_d - exp_d[:1])  # (N, K, 3)
     if animal:

@@ -206,7 +206,7 @@ def load_stitching_file(path) -> dict[str, StitchingRetargetingNetwork]:
 
 def _resolve_dtype(dtype) -> torch.dtype:
     if isinstance(dtype, str):
-        from joyvasa.options import dtype_from_name
+        from joyvasa.precision import dtype_from_name
 
         return dtype_from_name(dtype)
     if dtype not in SUPPORTED_DTYPES:

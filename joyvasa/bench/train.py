@@ -1,6 +1,6 @@
 """Training step time and samples per second at a model size (the released one by default).
 
-    python -m joyvasa.benchmarks.train [--device cuda] [--size released] [--batch-size 16]
+    python -m joyvasa.bench.train [--device cuda] [--size released] [--batch-size 16]
         [--audio-training finetune|frozen] [--steps 5]
 
 Synthetic batches (random audio and motion) through the full two-clip
@@ -18,7 +18,7 @@ import torch
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m joyvasa.benchmarks.train")
+    p = argparse.ArgumentParser(prog="python -m joyvasa.bench.train")
     p.add_argument("--device", default="cpu")
     p.add_argument("--size", default="released", choices=("released", "small", "tiny"))
     p.add_argument("--batch-size", type=int, default=16)

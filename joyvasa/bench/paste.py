@@ -55,7 +55,7 @@ def bench_paste(options, device, source) -> dict:
 
 def _encode_seconds_per_frame(frame: torch.Tensor) -> float:
     """Seconds per frame to encode ``ENCODE_SECONDS`` of video of one repeated frame."""
-    from joyvasa.video import VideoWriter
+    from joyvasa.video.writing import VideoWriter
 
     count = int(ENCODE_SECONDS * FPS)
     with tempfile.TemporaryDirectory() as folder:

@@ -1,4 +1,4 @@
-"""Time data preparation: ``python -m joyvasa.benchmarks.prepare [--seconds 4] [--size 512] [--threads N]``.
+"""Time data preparation: ``python -m joyvasa.bench.prepare [--seconds 4] [--size 512] [--threads N]``.
 
 Writes a synthetic talking-head video (skimage's astronaut drifting and turning, H.264 +
 AAC, 25 fps) and runs each stage of ``joyvasa.prepare`` on it with a motion extractor of
@@ -24,7 +24,7 @@ def synthetic_video(path: Path, seconds: float, size: int, fps: int = 25) -> Pat
     import skimage.data
 
     from joyvasa.face.warp import warp_affine
-    from joyvasa.video import VideoWriter
+    from joyvasa.video.writing import VideoWriter
 
     photo = torch.from_numpy(skimage.data.astronaut()).float().div(255).permute(2, 0, 1)[None]
     count, rate = int(round(seconds * fps)), 16000
@@ -43,10 +43,7 @@ def synthetic_video(path: Path, seconds: float, size: int, fps: int = 25) -> Pat
 
 
 def _motion_extractor(device):
-    try:
-        from joyvasa.benchmarks.synthetic import synthetic_liveportrait
-    except ImportError:  # before the benchmarks package gained its synthetic module
-        from joyvasa.bench import synthetic_liveportrait
+    from joyvasa.bench.synthetic import synthetic_liveportrait
     return synthetic_liveportrait(device)
 
 
@@ -55,10 +52,10 @@ def rate(frames: int, seconds: float) -> str:
 
 
 def main(argv=None) -> int:
-    from joyvasa.video_frames import VideoFileFrames
-    from joyvasa.video_motion import VideoCropOptions, extract_motion, motion_from_video_file, track_crop_matrices
+    from joyvasa.video.reading import VideoFileFrames
+    from joyvasa.video.motion import VideoCropOptions, extract_motion, motion_from_video_file, track_crop_matrices
 
-    parser = argparse.ArgumentParser(prog="python -m joyvasa.benchmarks.prepare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="video length (default 4)")
     parser.add_argument("--size", type=int, default=512, help="video side in pixels (default 512)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")

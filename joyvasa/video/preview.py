@@ -10,8 +10,8 @@ LivePortrait's keypoints live in the crop's normalised coordinates: x and y in [
 span the crop from its first to its last pixel (the warping grid's convention), so a
 keypoint lands at ``(x + 1) / 2 * (size - 1)`` pixels. Only the stitching MLP (tiny) runs.
 
-    frames = preview_frames(renderer, source, motion, RenderOptions())  # (N, 512, 512, 3)
-    write_preview_video(renderer, source, motion, "preview.mp4", audio=(waveform, rate))
+    The stage functions are in the pipeline: :func:`joyvasa.pipeline.preview_frames` (-> (N, 512, 512, 3)),
+    :func:`joyvasa.pipeline.write_preview_video` and :func:`joyvasa.pipeline.preview_video`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ KEYPOINT_COLOR = (255, 215, 0)       # driving keypoints
 LIP_COLOR = (255, 64, 64)            # driving keypoints of the lips
 AXIS_COLORS = ((230, 60, 60), (60, 200, 60), (70, 120, 255))  # head x (right), y (down), z (forward)
 AXIS_LENGTH = 0.35                   # in crop half-widths
-HOLD_HEAD_REGIONS = ("exp", "lip")   # Render holds the source's head rotation in these regions
 
 
 def keypoint_pixels(keypoints: torch.Tensor, size: int) -> torch.Tensor:
@@ -36,14 +35,12 @@ def keypoint_pixels(keypoints: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def head_rotations(source, motion, region: str = "all") -> torch.Tensor:
-    """(N, 3, 3) head rotation per frame as Render applies it: (R_i R_0^T) R_s, or R_s
-    where Render holds the head (``region`` exp / lip). Row k is the head's axis k."""
+    """(N, 3, 3) head rotation per frame as Render applies it
+    (:func:`joyvasa.liveportrait.keypoints.head_rotation`). Row k is the head's axis k."""
+    from joyvasa.liveportrait.keypoints import head_rotation
+
     r_source = source.kp_info["R"].detach().float().cpu()[:1]  # (1, 3, 3)
-    n = len(motion)
-    if region in HOLD_HEAD_REGIONS:
-        return r_source.expand(n, 3, 3).clone()
-    rotations = motion.rotation().detach().float().cpu()  # (N, 3, 3)
-    return rotations @ rotations[:1].transpose(1, 2) @ r_source
+    return head_rotation(r_source, motion.rotation().detach().float().cpu(), region).clone()
 
 
 def pose_change(motion) -> torch.Tensor:
@@ -54,7 +51,7 @@ def pose_change(motion) -> torch.Tensor:
 
 def draw_frames(
     crop: torch.Tensor, driving: torch.Tensor, rotations: torch.Tensor, angles: torch.Tensor,
-    source_keypoints: Optional[torch.Tensor] = None, fps: float = 25.0,
+    fps: float, source_keypoints: Optional[torch.Tensor] = None,
     lip_indices: tuple[int, ...] = (), callback: Optional[Callable[[int, int], None]] = None,
 ) -> torch.Tensor:
     """Draw each frame's keypoints, head axes and pose readout over ``crop``.
@@ -95,57 +92,3 @@ def draw_frames(
         if callback is not None:
             callback(i + 1, total)
     return torch.from_numpy(out).float().div_(255.0)
-
-
-def preview_frames(renderer, source, motion, options=None, *, size: int = 512,
-                   callback: Optional[Callable[[int, int], None]] = None) -> torch.Tensor:
-    """The motion preview of ``motion`` on ``source``: (N, size, size, 3) float32 0..1, CPU.
-
-    ``options``: the :class:`joyvasa.options.RenderOptions` the render will use (region,
-    driving option, stitching, ... change the keypoints). ``size``: 256 (the networks' crop)
-    or 512 (the crop Render pastes back). ``callback(done, total)`` counts frames.
-    """
-    from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
-    from joyvasa.options import RenderOptions
-    from joyvasa.pipeline import driving_keypoints
-
-    if size not in PREVIEW_SIZES:
-        raise ValueError(f"size must be one of {PREVIEW_SIZES} (the crop sizes), not {size!r}.")
-    options = (options or RenderOptions()).resolved()
-    driving = driving_keypoints(renderer, source, motion, options).float().cpu()  # (N, 21, 3)
-    crop = torch.as_tensor(source.crop.crop_256 if size == 256 else source.crop.crop_512)
-    if crop.shape[0] != size:
-        crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size),
-                                               mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
-    return draw_frames(
-        crop, driving, head_rotations(source, motion, options.region), pose_change(motion),
-        source_keypoints=source.x_s[0].float(), fps=float(motion.fps),
-        lip_indices=tuple(int(i) for i in LIP_KEYPOINT_INDICES), callback=callback,
-    )
-
-
-def write_preview_video(renderer, source, motion, path, *, audio=None, options=None, size: int = 512,
-                        callback: Optional[Callable[[int, int], None]] = None) -> dict:
-    """:func:`preview_frames` as an H.264 .mp4 with ``audio`` ((waveform, rate)) muxed in."""
-    from joyvasa.pipeline import write_video
-
-    frames = preview_frames(renderer, source, motion, options, size=size, callback=callback)
-    return write_video([frames], path, motion.fps, audio=audio)
-
-
-def preview_video(renderer, motion_generator, image, waveform, sample_rate: int, path, *, render_options=None,
-                  progress=None, size: int = 512, **before) -> dict:
-    """Photo + speech -> the motion preview video (``python -m joyvasa ... --preview-only``).
-
-    :func:`joyvasa.pipeline.source_and_motion` (``before``: its stage options, mask, face_box,
-    model_folders), then :func:`write_preview_video` instead of the render. ``progress(stage,
-    done, total)`` as in :func:`joyvasa.pipeline.animate`, stage ``preview`` for the drawing.
-    Returns {"path", "frames"}.
-    """
-    from joyvasa import pipeline
-
-    source, motion = pipeline.source_and_motion(renderer, motion_generator, image, waveform, sample_rate,
-                                                progress=progress, **before)
-    report = (lambda done, total: progress("preview", done, total)) if progress is not None else None
-    return write_preview_video(renderer, source, motion, path, audio=(waveform, sample_rate), options=render_options,
-                               size=size, callback=report)

@@ -3,7 +3,7 @@ by the rest of the package.
 
 Modules, one concern each: :mod:`.synthetic` (the weight recipe and synthetic models and inputs,
 shared with the tests), :mod:`.timing` (interleaved timings, headers), :mod:`.machine` (CPU and
-memory facts), :mod:`.source`, :mod:`.motion` (also ``python -m joyvasa.benchmarks.motion``),
+memory facts), :mod:`.source`, :mod:`.motion` (also ``python -m joyvasa.bench.motion``),
 :mod:`.render`, :mod:`.paste`, :mod:`.end_to_end`, :mod:`.memory` (the streaming run in a child
 process) and :mod:`.cli`.
 """

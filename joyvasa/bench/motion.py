@@ -1,6 +1,6 @@
 """Audio features and motion sampling, seconds of compute per second of audio and per 4 s window.
 
-``python -m joyvasa.benchmarks.motion [--seconds 12] [--samplers ddpm:50,ddim:25,ddim:10]`` runs
+``python -m joyvasa.bench.motion [--seconds 12] [--samplers ddpm:50,ddim:25,ddim:10]`` runs
 this section alone (``python -m joyvasa.bench`` runs it among the others). The model is the
 released size (HuBERT-base + the 8-layer d=256 denoiser, 73-d motion, 10 previous frames,
 100-frame windows, 50 diffusion steps) with synthetic weights. Measured: feature extraction
@@ -116,7 +116,7 @@ def bench_motion(options, device) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m joyvasa.benchmarks.motion", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.motion", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--seconds", dest="motion_seconds", type=float, default=12.0, help="length of the synthetic clip")
     parser.add_argument("--samplers", default="ddpm:50,ddim:25,ddim:10", help="sampler:steps list")

@@ -1,4 +1,4 @@
-"""The benchmark's command line: ``python -m joyvasa.bench [options]`` (or ``-m joyvasa.benchmarks``).
+"""The benchmark's command line: ``python -m joyvasa.bench [options]``.
 
 Runs with synthetic weights of the released sizes (timing does not depend on the values;
 ``--liveportrait DIR`` loads real LivePortrait files instead) and prints, per stage: source

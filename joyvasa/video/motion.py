@@ -2,7 +2,7 @@
 motion extractor on every frame -> :class:`joyvasa.motion.Motion` (exp, scale, t,
 pitch/yaw/roll in degrees: the units the motion template decodes to).
 
-Two passes over a :class:`joyvasa.video_frames.FrameSource` (so long videos stream):
+Two passes over a :class:`joyvasa.video.reading.FrameSource` (so long videos stream):
 
 1. Tracking. The detector runs on every ``detect_every``-th frame (and the last). The
    first face found is the largest; later ones are the face nearest the previous one.
@@ -31,7 +31,7 @@ from joyvasa.face import CROP_MODES, FaceCropError, FaceRect, crop_source, detec
 from joyvasa.face.align import similarity_from_rect
 from joyvasa.options import SourceOptions
 from joyvasa.motion.motion import MOTION_KEYS, Motion
-from joyvasa.video_frames import TARGET_FPS, FrameSource, TensorFrames, VideoFileFrames, VideoInputError
+from joyvasa.video.reading import TARGET_FPS, FrameSource, TensorFrames, VideoFileFrames, VideoInputError
 
 CROP_DSIZE = 512  # the inference crop's size before the 256 resize
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames in all)

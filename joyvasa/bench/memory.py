@@ -92,7 +92,7 @@ def _print_summary(seconds: float, total_frames: int, count: int, chunk_log: lis
 
 def memory_child_argv(options) -> list[str]:
     """The command line of the child process that runs :func:`memory_run`."""
-    argv = [sys.executable, "-m", "joyvasa.benchmarks", "--memory-only", "--device", options.device,
+    argv = [sys.executable, "-m", "joyvasa.bench", "--memory-only", "--device", options.device,
             "--memory-clip-seconds", str(options.memory_clip_seconds),
             "--memory-render-frames", str(options.memory_render_frames), "--memory-batch", str(options.memory_batch),
             "--memory-sampler", options.memory_sampler, "--memory-dtype", options.memory_dtype,

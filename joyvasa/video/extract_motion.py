@@ -1,0 +1,59 @@
+"""Motion from one video, for driving a portrait with it (Edit Motion / Render / Save Motion).
+
+    python -m joyvasa.extract_motion VIDEO OUT.safetensors --liveportrait LP_DIR [--device cpu]
+        [--fps 25] [--detector auto] [--detect-every 5] [--box-smoothing 2]
+
+Writes a :class:`joyvasa.motion.Motion` file (``Motion.save``); the same tracking, crop and
+motion extractor as ``python -m joyvasa.prepare`` (see :mod:`joyvasa.video.motion`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from joyvasa.video.reading import TARGET_FPS
+from joyvasa.video.motion import add_video_crop_flags, video_crop_options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m joyvasa.extract_motion", description=__doc__.split("\n\n")[0])
+    parser.add_argument("video", help="a video showing one face (mp4, mov, mkv, webm, ...)")
+    parser.add_argument("output", help="motion file to write (.safetensors)")
+    parser.add_argument("--liveportrait", required=True, help="LivePortrait model folder (only the motion extractor is read)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
+    parser.add_argument("--fps", type=float, default=TARGET_FPS, help=f"motion frame rate (default {TARGET_FPS:g})")
+    add_video_crop_flags(parser)
+    parser.add_argument("--frames-per-batch", type=int, default=16)
+    return parser
+
+
+def main(argv=None) -> int:
+    from tqdm import tqdm
+
+    from joyvasa.video.motion import load_motion_extractor, motion_from_video_file
+
+    args = build_parser().parse_args(argv)
+    if not args.output.lower().endswith(".safetensors"):
+        print(f"error: output '{args.output}' must end in .safetensors (a motion file).", file=sys.stderr)
+        return 2
+    options = video_crop_options(args)
+    try:
+        extractor = load_motion_extractor(args.liveportrait, device=args.device)
+        with tqdm(unit="frame", desc="extract motion") as bar:
+            def progress(done, total):
+                bar.total = total
+                bar.update(done - bar.n)
+
+            motion = motion_from_video_file(extractor, args.video, options, target_fps=args.fps,
+                                            frames_per_batch=args.frames_per_batch, progress=progress)
+    except ValueError as err:  # VideoInputError, FaceCropError, CheckpointError are ValueErrors
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    motion.save(args.output)
+    print(f"{args.output}: {len(motion)} frames at {motion.fps:g} fps ({motion.duration:.2f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
