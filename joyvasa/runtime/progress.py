@@ -1,0 +1,180 @@
+"""How progress looks on the command line: the one place every command asks.
+
+On a terminal each stage gets a tqdm bar on stderr (count, elapsed, time left, rate).
+When stderr is not a terminal (a CI log, a pipe, a file) the bars collapse to plain
+lines: one when a stage starts, one about every ``PLAIN_EVERY_SECONDS`` while it runs,
+and one when it ends, so a log stays readable and short. ``quiet`` prints nothing here;
+the command's own final line (printed with :func:`final_line`) still appears.
+
+    progress = Progress(quiet=args.quiet)
+    with progress.bar("render", total=67, unit="frame") as bar:
+        bar.update(1)                              # or bar.set(done, total)
+    callback = progress.stages(units={"render": "frame"})   # a pipeline's (stage, done, total)
+    ...
+    callback.close()
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, Callable, Optional
+
+PLAIN_EVERY_SECONDS = 10.0  # plain-line mode: at most one line per stage this often (and at 100 %)
+
+
+def is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # a closed or odd stream
+        return False
+
+
+def format_seconds(seconds: float) -> str:
+    """3.2 -> '3.2 s'; 75 -> '1:15'; 3725 -> '1:02:05'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Bar:
+    """One stage's progress: a tqdm bar, plain lines, or nothing (quiet)."""
+
+    def __init__(self, desc: str, total: Optional[int], unit: str, stream: IO, mode: str, initial: int = 0):
+        self.desc, self.total, self.unit, self.stream, self.mode = desc, total, unit, stream, mode
+        self.n = initial
+        self._initial = initial
+        self._started = time.perf_counter()
+        self._last_line = None  # time of the last plain line
+        self._closed = False
+        self._tqdm = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._tqdm = tqdm(total=total, initial=initial, desc=desc, unit=unit, file=stream,
+                              dynamic_ncols=True, leave=True)
+        elif mode == "plain":
+            self._line(started=True)
+
+    # -- counting -------------------------------------------------------------------------
+    def update(self, count: int = 1) -> None:
+        self.set(self.n + count)
+
+    def set(self, done: int, total: Optional[int] = None) -> None:
+        """Absolute progress (a callback's ``(done, total)``)."""
+        if total is not None and total != self.total:
+            self.total = total
+            if self._tqdm is not None:
+                self._tqdm.total = total
+                self._tqdm.refresh()
+        step = done - self.n
+        self.n = done
+        if self._tqdm is not None:
+            self._tqdm.update(step)
+        elif self.mode == "plain":
+            now = time.perf_counter()
+            finished = self.total is not None and done >= self.total
+            if not finished and now - (self._last_line or self._started) >= PLAIN_EVERY_SECONDS:
+                self._line()
+
+    def write(self, message: str) -> None:
+        """A report line that does not break the bar."""
+        if self.mode == "quiet":
+            return
+        if self._tqdm is not None:
+            self._tqdm.write(message, file=self.stream)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._tqdm is not None:
+            self._tqdm.close()
+        elif self.mode == "plain":
+            self._line(done=True)
+
+    def __enter__(self) -> "Bar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- plain lines ----------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
+    def rate(self) -> float:
+        """Items per second over this bar's life (items counted since it opened)."""
+        return (self.n - self._initial) / self.elapsed if self.elapsed > 0 else 0.0
+
+    def _line(self, started: bool = False, done: bool = False) -> None:
+        self._last_line = time.perf_counter()
+        if started:
+            size = f" ({self.total} {self.unit}s)" if self.total else ""
+            print(f"{self.desc}: started{size}", file=self.stream, flush=True)
+            return
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        parts = [f"{self.desc}: {count} {self.unit}s", f"{format_seconds(self.elapsed)} elapsed"]
+        rate = self.rate()
+        if not done and self.total and rate > 0:
+            parts.append(f"~{format_seconds((self.total - self.n) / rate)} left")
+        if rate > 0:
+            parts.append(f"{rate:.2f} {self.unit}s/s" if rate >= 1 else f"{1 / rate:.2f} s/{self.unit}")
+        print(", ".join(parts) + (" (done)" if done else ""), file=self.stream, flush=True)
+
+
+class StageBars:
+    """A ``(stage, done, total)`` callback that opens one bar per stage as stages change."""
+
+    def __init__(self, progress: "Progress", units: Optional[dict] = None):
+        self.progress, self.units = progress, dict(units or {})
+        self.current: Optional[Bar] = None
+        self.bars: dict[str, Bar] = {}  # every stage's bar, kept for its timings
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.current is None or self.current.desc != stage:
+            self.close()
+            self.current = self.progress.bar(stage, total=total, unit=self.units.get(stage, "step"))
+            self.bars[stage] = self.current
+        self.current.set(done, total)
+        if total and done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+
+
+class Progress:
+    """Chooses the look once (bars on a terminal, plain lines elsewhere, nothing when quiet)."""
+
+    def __init__(self, *, quiet: bool = False, stream: Optional[IO] = None, plain: Optional[bool] = None):
+        self.stream = stream if stream is not None else sys.stderr
+        if quiet:
+            self.mode = "quiet"
+        elif plain is None:
+            self.mode = "bar" if is_terminal(self.stream) else "plain"
+        else:
+            self.mode = "plain" if plain else "bar"
+
+    def bar(self, desc: str, total: Optional[int] = None, unit: str = "step", initial: int = 0) -> Bar:
+        return Bar(desc, total, unit, self.stream, self.mode, initial=initial)
+
+    def stages(self, units: Optional[dict] = None) -> StageBars:
+        return StageBars(self, units)
+
+    def callback(self, bar: Bar) -> Callable[[int, int], None]:
+        """``(done, total)`` callback feeding ``bar``."""
+        return lambda done, total: bar.set(done, total)
+
+
+def final_line(*parts: str) -> str:
+    """The one summary line a command prints last (on stdout), parts joined by ', '."""
+    return ", ".join(p for p in parts if p)
