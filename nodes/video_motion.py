@@ -56,7 +56,8 @@ class ExtractMotionFromVideo(io.ComfyNode):
             frames, frames_fps = components.images, float(components.frame_rate)
         if frames is None:
             raise ValueError("Extract Motion From Video: connect 'frames' (an IMAGE batch, with its frames_fps) or 'video'.")
-        motion = motion_from_frames(liveportrait.ready(), frames, float(frames_fps), options_from(VideoCropOptions, values),
+        crop = options_from(VideoCropOptions, values)
+        motion = motion_from_frames(liveportrait.ready(), frames, float(frames_fps), crop,
                                     fps=options_from(AudioOptions, values).fps, face_box=parse_face_box(face_box),
                                     model_folders=model_files.insightface_folders(), progress=progress_for(cls))
         after_heavy_work()

@@ -6,7 +6,6 @@ the recipe-weight LivePortrait extractor."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 
@@ -108,7 +107,8 @@ def prepared(tmp_path_factory, videos, liveportrait_dir):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = prepare_module.main([str(videos), str(data), "--liveportrait", str(liveportrait_dir), "--detector",
-                                    "mtcnn", "--detect-every", "10", "--min-seconds", str(MIN_SECONDS), "--val-fraction", "0.2",
+                                    "mtcnn", "--detect-every", "10", "--min-seconds", str(MIN_SECONDS),
+                                    "--val-fraction", "0.2",
                                     "--no-progress"])
     return data, code, out.getvalue()
 
@@ -137,7 +137,7 @@ def test_variable_frame_rate_is_resampled_by_the_frames_timestamps(tmp_path):
 
 def test_one_face_frame_is_cropped_exactly_as_the_inference_crop_when_tracked():
     frames = torch.from_numpy(astronaut_frames(4, 128)).float() / 255
-    tracked = VideoCropOptions(detector="mtcnn", crop="tracked", rotate=True, detect_every=3, box_smoothing=0.0)
+    tracked = VideoCropOptions(detector="mtcnn", crop="tracked", tracked_rotate=True, detect_every=3, box_smoothing=0.0)
     matrices = track_crop_matrices(TensorFrames(frames, 25), tracked)
     for index in (0, 3):
         expected = crop_source(frames[index], detector="mtcnn").M_o2c.numpy()
@@ -161,7 +161,7 @@ def test_shot_crop_is_one_upright_window_over_roll_zoom_and_sway():
 
 
 def test_crop_settings_are_declared_and_checked():
-    assert VideoCropOptions().crop == "shot" and VideoCropOptions().rotate is False
+    assert VideoCropOptions().crop == "shot" and VideoCropOptions().tracked_rotate is False
     with pytest.raises(OptionError, match="crop must be one of shot, tracked, none"):
         VideoCropOptions(crop="follow")
     with pytest.raises(OptionError, match="detect_every = 0 is out of range"):
@@ -169,8 +169,9 @@ def test_crop_settings_are_declared_and_checked():
     from joyvasa.video.extract_motion import build_parser
 
     parser = build_parser()
-    args = parser.parse_args(["v.mp4", "o.safetensors", "--liveportrait", "x", "--crop", "tracked", "--rotate"])
-    assert VideoCropOptions.from_values(vars(args)) == VideoCropOptions(crop="tracked", rotate=True)
+    args = parser.parse_args(["v.mp4", "o.safetensors", "--liveportrait", "x", "--crop", "tracked",
+                              "--tracked-rotate"])
+    assert VideoCropOptions.from_values(vars(args)) == VideoCropOptions(crop="tracked", tracked_rotate=True)
 
 
 def test_bad_videos_raise_errors_that_name_the_problem(tmp_path, videos):
@@ -244,7 +245,8 @@ def test_prepare_writes_shot_clips_manifest_split_and_template(prepared, videos)
     assert set(skipped) == {"empty.mp4", "notes.mp4", "truncated.mp4", "silent.mp4", "one_second.mov",
                             "faceless.mkv"}
     assert "could not be read" in skipped["empty.mp4"] and "could not be read" in skipped["notes.mp4"]
-    assert "no audio track" in skipped["silent.mp4"] and "too short (0.48 s < --min-seconds 0.7)" in skipped["one_second.mov"]
+    assert "no audio track" in skipped["silent.mp4"]
+    assert "too short (0.48 s < --min-seconds 0.7)" in skipped["one_second.mov"]
     assert "a face was found on 0 of" in skipped["faceless.mkv"]
     assert "Traceback" not in printed
 

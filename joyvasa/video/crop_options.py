@@ -11,7 +11,7 @@ checked when it is made.
   found on its frames, never rotated; a square video whose face fills it like a crop is used
   whole, only resized. The head's tilt, sway and zoom stay in the motion.
 * ``tracked``: a window per frame that follows the face (for moving cameras); it removes
-  the head's sway and zoom from the motion, and its tilt too with ``rotate``.
+  the head's sway and zoom from the motion, and its tilt too with ``tracked_rotate``.
 * ``none``: the frames are face crops already; they are only resized.
 """
 
@@ -44,7 +44,7 @@ class VideoCropOptions(_Checked):
     crop_scale: float = _as_source("crop_scale")
     vx_ratio: float = _as_source("vx_ratio")
     vy_ratio: float = _as_source("vy_ratio")
-    rotate: bool = setting(False, "crop tracked only: turn the window with the head so the face is upright "
+    tracked_rotate: bool = setting(False, "crop tracked only: turn the window with the head so the face is upright "
                                   "(removes head tilt from the motion).")
     detect_every: int = setting(5, "Run the face detector on every k-th frame (1 = every frame).", min=1, max=100)
     box_smoothing: float = setting(2.0, "crop tracked only: how much the window is steadied over time "

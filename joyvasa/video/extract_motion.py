@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("output", help="motion file to write (.safetensors)")
     parser.add_argument("--liveportrait", required=True, help="LivePortrait model folder (only the motion extractor is read)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    parser.add_argument("--fps", type=float, default=float(MOTION_FPS), help=f"motion frame rate (default {MOTION_FPS})")
+    parser.add_argument("--fps", type=float, default=float(MOTION_FPS),
+                        help=f"motion frame rate (default {MOTION_FPS})")
     parser.add_argument("--face-box", default="", help="for --detector bbox: 'x0,y0,x1,y1' in pixels of the video")
     parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
                         help="a folder holding the InsightFace models (repeatable)")

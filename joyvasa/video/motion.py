@@ -18,7 +18,7 @@ Two passes over a :class:`joyvasa.video.reading.FrameSource` (so long videos str
      whole (only resized), as upstream does with square videos.
    * ``tracked``: a window per frame, the detections' (centre, log side, roll) interpolated
      over the shot and smoothed with a Gaussian of ``box_smoothing`` frames; turned with the
-     head only with ``rotate``.
+     head only with ``tracked_rotate``.
    * ``none`` (or detector ``none``): the whole frame, resized; detector ``bbox``: the
      window around ``face_box``.
 
@@ -227,7 +227,7 @@ def _shot_windows(state: _ShotSearch, stop: int, options, size, matrices, source
 
         per_frame = gaussian_filter1d(per_frame, float(options.box_smoothing), axis=0, mode="nearest")
     matrices[start:stop] = np.stack([
-        similarity_from_rect(_window_from_params(p), dsize=CROP_DSIZE, rotate=bool(options.rotate))[0]
+        similarity_from_rect(_window_from_params(p), dsize=CROP_DSIZE, rotate=bool(options.tracked_rotate))[0]
         for p in per_frame
     ])
     return Shot(start, stop, "tracked", mean_box, fraction, face_size)
@@ -285,13 +285,23 @@ def extract_shots(extractor, source: FrameSource, plan: CropPlan, *, frames_per_
     shot_of = np.repeat(np.arange(len(plan.shots)), [shot.frames for shot in plan.shots])
     collected = [{key: [] for key in MOTION_KEYS} for _ in plan.shots]
     sharpness: list[list[float]] = [[] for _ in plan.shots]
-    batch: list[torch.Tensor] = []
+    batch: list[torch.Tensor] = []  # (1, 3, H, W) frames
+    batch_at: list[int] = []  # their frame indices
     batch_shots: list[int] = []
     done = 0
 
+    def crop_batch() -> torch.Tensor:
+        """The 256 crops of the batch, one warp per run of frames that share a window."""
+        crops, first = [], 0
+        for end in range(1, len(batch) + 1):
+            if end == len(batch) or not np.array_equal(plan.matrices[batch_at[end]], plan.matrices[batch_at[first]]):
+                crops.append(warp_crops(torch.cat(batch[first:end]), plan.matrices[batch_at[first]], CROP_DSIZE)[1])
+                first = end
+        return torch.cat(crops)  # (B, 3, 256, 256)
+
     def flush():
         nonlocal done
-        crops = torch.cat(batch)
+        crops = crop_batch()
         info = extractor.extract_kp_info(crops)
         sharp = laplacian_variance(crops.float().cpu())
         for row, shot_index in enumerate(batch_shots):
@@ -300,6 +310,7 @@ def extract_shots(extractor, source: FrameSource, plan: CropPlan, *, frames_per_
             sharpness[shot_index].append(float(sharp[row]))
         done += len(batch)
         batch.clear()
+        batch_at.clear()
         batch_shots.clear()
         if progress is not None:
             progress(done, total)
@@ -310,8 +321,8 @@ def extract_shots(extractor, source: FrameSource, plan: CropPlan, *, frames_per_
             break
         shot_index = int(shot_of[seen])
         if usable[shot_index]:
-            chw = frame.permute(2, 0, 1)[None].contiguous()  # (1, 3, H, W)
-            batch.append(warp_crops(chw, plan.matrices[seen], CROP_DSIZE)[1])  # (1, 3, 256, 256)
+            batch.append(frame.permute(2, 0, 1)[None].contiguous())  # (1, 3, H, W)
+            batch_at.append(seen)
             batch_shots.append(shot_index)
             if len(batch) == frames_per_batch:
                 flush()
