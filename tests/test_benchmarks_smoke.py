@@ -56,7 +56,8 @@ ENTRY_POINTS = [
     pytest.param(
         "joyvasa.bench.prepare",
         ["--seconds", "0.4", "--size", "96", "--threads", "1", "--device", "cpu"],
-        [r"decode \+ resample\s+\d+\.\d+ frames/s", r"whole video \(default\)\s+\d+\.\d+ frames/s"],
+        [r"decode \+ resample\s+\d+\.\d+ frames/s", r"prepare, one whole video\s+\d+\.\d+ frames/s",
+         r"crop shot\s+rotation vs roll: slope\s+0\.00"],
         id="prepare",
     ),
 ]

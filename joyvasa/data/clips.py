@@ -10,8 +10,10 @@ A clip file holds float32 tensors
 
 i.e. LivePortrait's de-normalised motion exactly as its motion extractor gives
 it, and string metadata ``fps`` ("25"), ``sample_rate`` ("16000"), ``source``
-(the original file name). Frames and audio cover the same span of time:
-S is about N * 16000 / 25.
+(the original file name), and from ``joyvasa.prepare`` ``crop_box``
+("x0,y0,x1,y1", the crop window in the video's pixels) and ``crop_mode`` (shot, whole,
+tracked, none, bbox; see :mod:`joyvasa.video.motion`); older files without these two
+still load. Frames and audio cover the same span of time: S is about N * 16000 / 25.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import torch
 
 from joyvasa.audio.waveform import SAMPLE_RATE as CLIP_SAMPLE_RATE  # 16 kHz, the one definition
 from joyvasa.motion.motion import MOTION_KEYS, Motion
+from joyvasa.video.reading import MOTION_FPS as CLIP_FPS  # 25, the one definition
 
-CLIP_FPS = 25
 CLIPS_DIRNAME = "clips"
 SPLIT_FILES = {"train": "train.txt", "val": "val.txt"}
 _MOTION_WIDTHS = {"exp": 63, "scale": 1, "t": 3, "pitch": 1, "yaw": 1, "roll": 1}
@@ -52,8 +54,10 @@ def list_clip_ids(data_dir) -> list[str]:
     return sorted(p.name[: -len(".safetensors")] for p in folder.glob("*.safetensors"))
 
 
-def write_clip(path, motion: Motion, audio_16k: torch.Tensor, source: str) -> None:
-    """Write one clip. ``motion.fps`` must be 25 and ``audio_16k`` mono 16 kHz, shape (S,)."""
+def write_clip(path, motion: Motion, audio_16k: torch.Tensor, source: str, *, crop_box: str = "",
+               crop_mode: str = "") -> None:
+    """Write one clip. ``motion.fps`` must be 25 and ``audio_16k`` mono 16 kHz, shape (S,);
+    ``crop_box`` / ``crop_mode``: how the video was cropped (recorded when given)."""
     from safetensors.torch import save_file
 
     if abs(float(motion.fps) - CLIP_FPS) > 1e-6:
@@ -68,6 +72,7 @@ def write_clip(path, motion: Motion, audio_16k: torch.Tensor, source: str) -> No
     tensors["audio"] = audio
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
     meta = {"fps": str(CLIP_FPS), "sample_rate": str(CLIP_SAMPLE_RATE), "source": str(source)}
+    meta.update({key: str(value) for key, value in (("crop_box", crop_box), ("crop_mode", crop_mode)) if value})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, os.fspath(path), metadata=meta)
 
@@ -100,6 +105,18 @@ def read_clip(path) -> tuple[Motion, torch.Tensor]:
     motion = Motion(exp=tensors["exp"].float().reshape(n, 21, 3),
                     **{k: tensors[k].float() for k in MOTION_KEYS[1:]}, fps=float(CLIP_FPS))
     return motion, tensors["audio"].float().reshape(-1)
+
+
+def read_clip_info(path) -> dict:
+    """A clip file's metadata (``source``, ``crop_box``, ``crop_mode`` ...; the last two
+    are absent from files written before they were recorded), without reading its tensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except Exception as err:  # safetensors raises its own error types
+        raise ClipFormatError(f"'{path}' could not be read as a clip file ({err}).") from None
 
 
 def write_split(data_dir, train_ids: Sequence[str], val_ids: Sequence[str]) -> None:

@@ -1,10 +1,11 @@
 """Motion from one video, for driving a portrait with it (Edit Motion / Render / Save Motion).
 
     python -m joyvasa.extract_motion VIDEO OUT.safetensors --liveportrait LP_DIR [--device cpu]
-        [--fps 25] [--detector auto] [--detect-every 5] [--box-smoothing 2]
+        [--fps 25] [--crop shot] [--detector auto] [--detect-every 5] ...
 
-Writes a :class:`joyvasa.motion.Motion` file (``Motion.save``); the same tracking, crop and
-motion extractor as ``python -m joyvasa.prepare`` (see :mod:`joyvasa.video.motion`).
+Writes a :class:`joyvasa.motion.Motion` file (``Motion.save``); the same shots, crop and
+motion extractor as ``python -m joyvasa.prepare`` (see :mod:`joyvasa.video.motion`). The
+crop flags are made from :class:`joyvasa.video.crop_options.VideoCropOptions`.
 """
 
 from __future__ import annotations
@@ -12,42 +13,50 @@ from __future__ import annotations
 import argparse
 import sys
 
-from joyvasa.video.reading import TARGET_FPS
-from joyvasa.video.motion import add_video_crop_flags, video_crop_options
+from joyvasa.video.crop_options import VideoCropOptions
+from joyvasa.video.reading import MOTION_FPS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from joyvasa.cli import add_option_flags
+
     parser = argparse.ArgumentParser(prog="python -m joyvasa.extract_motion", description=__doc__.split("\n\n")[0])
     parser.add_argument("video", help="a video showing one face (mp4, mov, mkv, webm, ...)")
     parser.add_argument("output", help="motion file to write (.safetensors)")
     parser.add_argument("--liveportrait", required=True, help="LivePortrait model folder (only the motion extractor is read)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
-    parser.add_argument("--fps", type=float, default=TARGET_FPS, help=f"motion frame rate (default {TARGET_FPS:g})")
-    add_video_crop_flags(parser)
+    parser.add_argument("--fps", type=float, default=float(MOTION_FPS),
+                        help=f"motion frame rate (default {MOTION_FPS})")
+    parser.add_argument("--face-box", default="", help="for --detector bbox: 'x0,y0,x1,y1' in pixels of the video")
+    parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
+                        help="a folder holding the InsightFace models (repeatable)")
     parser.add_argument("--frames-per-batch", type=int, default=16)
+    add_option_flags(parser, VideoCropOptions, set())
     return parser
 
 
 def main(argv=None) -> int:
     from tqdm import tqdm
 
+    from joyvasa.face import parse_face_box
     from joyvasa.video.motion import load_motion_extractor, motion_from_video_file
 
     args = build_parser().parse_args(argv)
     if not args.output.lower().endswith(".safetensors"):
         print(f"error: output '{args.output}' must end in .safetensors (a motion file).", file=sys.stderr)
         return 2
-    options = video_crop_options(args)
     try:
+        options = VideoCropOptions.from_values(vars(args))
         extractor = load_motion_extractor(args.liveportrait, device=args.device)
         with tqdm(unit="frame", desc="extract motion") as bar:
             def progress(done, total):
                 bar.total = total
                 bar.update(done - bar.n)
 
-            motion = motion_from_video_file(extractor, args.video, options, target_fps=args.fps,
+            motion = motion_from_video_file(extractor, args.video, options, fps=args.fps,
+                                            face_box=parse_face_box(args.face_box), model_folders=args.model_folders,
                                             frames_per_batch=args.frames_per_batch, progress=progress)
-    except ValueError as err:  # VideoInputError, FaceCropError, CheckpointError are ValueErrors
+    except ValueError as err:  # VideoInputError, FaceCropError, OptionError, CheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
     motion.save(args.output)

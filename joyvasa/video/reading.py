@@ -22,7 +22,7 @@ import torch
 
 T = TypeVar("T")
 
-TARGET_FPS = 25.0  # JoyVASA's motion rate (upstream trains and samples at 25 fps)
+MOTION_FPS = 25  # JoyVASA's motion rate (upstream trains and samples at 25 fps); the one definition
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 _TIME_SLACK = 1e-3  # seconds: container timestamps are rounded to their time base
 
@@ -74,9 +74,9 @@ class FrameSource:
 
 
 class TensorFrames(FrameSource):
-    """A frame batch (N, H, W, 3) float 0..1 (a ComfyUI IMAGE) shot at ``source_fps``."""
+    """A frame batch (N, H, W, 3) float 0..1 (a ComfyUI IMAGE) shot at ``frames_fps``, given at ``fps``."""
 
-    def __init__(self, frames, source_fps: float, fps: float = TARGET_FPS, name: str = "frames"):
+    def __init__(self, frames, frames_fps: float, fps: float = MOTION_FPS, name: str = "frames"):
         frames = torch.as_tensor(frames)
         if frames.ndim != 4 or frames.shape[-1] not in (3, 4) or frames.shape[0] == 0:
             raise VideoInputError(
@@ -85,20 +85,20 @@ class TensorFrames(FrameSource):
         if not frames.is_floating_point():
             frames = frames.float() / 255.0
         self.frames = frames[..., :3]
-        self.source_fps = _check_fps(source_fps, "fps")
-        self.fps = _check_fps(fps, "target fps")
+        self.frames_fps = _check_fps(frames_fps, "frames_fps")
+        self.fps = _check_fps(fps, "fps")
         self.name = name
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        timed = ((i / self.source_fps, i) for i in range(self.frames.shape[0]))
-        for i in resample_held(timed, self.fps, 1.0 / self.source_fps):
+        timed = ((i / self.frames_fps, i) for i in range(self.frames.shape[0]))
+        for i in resample_held(timed, self.fps, 1.0 / self.frames_fps):
             yield self.frames[i].float().cpu()
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
-    source_fps: float
+    frames_fps: float  # the stream's average rate (frames are placed by their own timestamps)
     width: int
     height: int
     has_audio: bool
@@ -129,7 +129,7 @@ def probe_video(path) -> VideoInfo:
         if not rate or float(rate) <= 0:
             raise VideoInputError(f"video file '{path}' does not say its frame rate; re-encode it (e.g. with ffmpeg).")
         duration = float(container.duration) / 1e6 if container.duration else 0.0
-        return VideoInfo(path=path, source_fps=float(rate), width=stream.codec_context.width,
+        return VideoInfo(path=path, frames_fps=float(rate), width=stream.codec_context.width,
                          height=stream.codec_context.height, has_audio=bool(container.streams.audio),
                          duration=duration)
 
@@ -144,7 +144,7 @@ def decode_timed_frames(path) -> Iterator[tuple[float, np.ndarray]]:
         index = 0
         try:
             for index, frame in enumerate(container.decode(stream)):
-                time = frame.time if frame.time is not None else index / info.source_fps
+                time = frame.time if frame.time is not None else index / info.frames_fps
                 yield float(time), frame.to_ndarray(format="rgb24")
         except VideoInputError:
             raise
@@ -153,16 +153,17 @@ def decode_timed_frames(path) -> Iterator[tuple[float, np.ndarray]]:
 
 
 class VideoFileFrames(FrameSource):
-    """The frames of a video file, decoded on each pass and resampled to ``fps``."""
+    """The frames of a video file, decoded on each pass and resampled to ``fps`` by their
+    timestamps (so a variable frame rate is followed)."""
 
-    def __init__(self, path, fps: float = TARGET_FPS):
+    def __init__(self, path, fps: float = MOTION_FPS):
         self.info = probe_video(path)
         self.path = self.info.path
-        self.fps = _check_fps(fps, "target fps")
+        self.fps = _check_fps(fps, "fps")
         self.name = f"video file '{self.path}'"
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        frames = resample_held(decode_timed_frames(self.path), self.fps, 1.0 / self.info.source_fps)
+        frames = resample_held(decode_timed_frames(self.path), self.fps, 1.0 / self.info.frames_fps)
         for rgb in frames:
             yield torch.from_numpy(rgb).float().div_(255.0)
 
@@ -173,4 +174,30 @@ def read_video_frames(path) -> tuple[torch.Tensor, float]:
     frames = [torch.from_numpy(rgb) for _, rgb in decode_timed_frames(path)]
     if not frames:
         raise VideoInputError(f"video file '{info.path}' holds no frames.")
-    return torch.stack(frames).float().div_(255.0), info.source_fps
+    return torch.stack(frames).float().div_(255.0), info.frames_fps
+
+
+def audio_offset(path) -> float:
+    """Seconds from a video file's first video frame to its first audio sample, from the
+    frames' timestamps (positive: the sound starts later). 0 when there is no audio."""
+    path = os.fspath(path)
+    if not probe_video(path).has_audio:
+        return 0.0
+    video_start, audio_start = (_first_frame_time(path, kind) for kind in ("video", "audio"))
+    if video_start is None or audio_start is None:
+        return 0.0
+    return audio_start - video_start
+
+
+def _first_frame_time(path: str, kind: str):
+    """The time of the first decoded frame of the first ``kind`` stream, else the stream's
+    start time (``start_time * time_base``); None when neither is known."""
+    with _open(path) as container:
+        stream = getattr(container.streams, kind)[0]
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else None
+        try:
+            for frame in container.decode(stream):
+                return start if frame.time is None else float(frame.time)
+        except Exception:  # a broken stream: its start time, if it says one
+            pass
+        return start

@@ -1,0 +1,58 @@
+"""How a video's face is found and cropped for the motion extractor, declared once.
+
+The fields carry their default, range, choices and help (``joyvasa.options.setting``), so
+``python -m joyvasa.prepare``, ``python -m joyvasa.extract_motion`` and the Extract Motion
+From Video node build their flags and widgets from this one class, and every instance is
+checked when it is made.
+
+``crop`` (see :mod:`joyvasa.video.motion`):
+
+* ``shot`` (default, upstream's rule): one fixed window per shot, the mean of the windows
+  found on its frames, never rotated; a square video whose face fills it like a crop is used
+  whole, only resized. The head's tilt, sway and zoom stay in the motion.
+* ``tracked``: a window per frame that follows the face (for moving cameras); it removes
+  the head's sway and zoom from the motion, and its tilt too with ``tracked_rotate``.
+* ``none``: the frames are face crops already; they are only resized.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from joyvasa.options import SourceOptions, _Checked, setting
+
+CROP_RULES = ("shot", "tracked", "none")
+
+
+def _as_source(name: str):
+    """The field ``name`` of SourceOptions, as declared there (one default, range, help)."""
+    declared = {f.name: f for f in dataclasses.fields(SourceOptions)}[name]
+    meta = declared.metadata
+    return setting(declared.default, meta["help"], min=meta["min"], max=meta["max"], step=meta["step"],
+                   choices=meta["choices"])
+
+
+@dataclass(frozen=True)
+class VideoCropOptions(_Checked):
+    crop: str = setting(
+        "shot", "shot: one fixed window per shot (the mean of the face windows, no rotation; square videos "
+        "framed on the face are used whole), as upstream: the head's tilt, sway and zoom stay in the motion. "
+        "tracked: the window follows the face on every frame (moving cameras; removes head sway and zoom). "
+        "none: the frames already are face crops.", choices=CROP_RULES)
+    detector: str = _as_source("detector")
+    crop_scale: float = _as_source("crop_scale")
+    vx_ratio: float = _as_source("vx_ratio")
+    vy_ratio: float = _as_source("vy_ratio")
+    tracked_rotate: bool = setting(False, "crop tracked only: turn the window with the head so the face is upright "
+                                  "(removes head tilt from the motion).")
+    detect_every: int = setting(5, "Run the face detector on every k-th frame (1 = every frame).", min=1, max=100)
+    box_smoothing: float = setting(2.0, "crop tracked only: how much the window is steadied over time "
+                                        "(Gaussian sigma in frames; 0 = off).", min=0.0, max=25.0, step=0.5)
+    min_face_fraction: float = setting(0.5, "A shot must show a face on at least this fraction of the frames "
+                                            "searched; otherwise it is dropped (prepare) or refused.",
+                                       min=0.01, max=1.0, step=0.01)
+    cut_threshold: float = setting(0.2, "A hard cut between shots is where the mean absolute difference of two "
+                                        "frames' small grey thumbnails (0..1) exceeds this. 1 = never cut.",
+                                   min=0.01, max=1.0, step=0.01)
+
