@@ -24,7 +24,7 @@ from joyvasa.motion.loading import load_motion_generator
 
 from .checkpointing import last_checkpoint, load_resume_state, save_checkpoint
 from .config import TrainConfig
-from .dataset import ClipSampler
+from .dataset import ClipSampler, training_batches
 from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
 
@@ -170,7 +170,6 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     ema = ({k: v.detach().clone() for k, v in generator.state_dict().items()} if config.ema_decay > 0 else None)
-    data_rng = torch.Generator().manual_seed(config.seed * 1000 + dist_env.rank)
     torch.manual_seed(config.seed * 1000 + dist_env.rank + 1)
     step = 0
     if resume_from is not None:
@@ -180,11 +179,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
         scheduler.load_state_dict(state["scheduler"])
         if ema is not None and state.get("ema") is not None:
             ema = {k: v.to(device) for k, v in state["ema"].items()}
-        step = int(state["step"])
-        if dist_env.main:
-            data_rng.set_state(state["data_rng"])
-        else:  # only rank 0's stream is saved; the others start a fresh one for this step
-            data_rng.manual_seed(config.seed * 1000 + dist_env.rank + 7919 * step)
+        step = int(state["step"])  # the data stream follows from the step (see dataset.py)
         torch.random.set_rng_state(state["torch_rng"])
     model = objective
     if dist_env.world > 1:
@@ -210,8 +205,10 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     last_path = resume_from
     started = time.perf_counter()
     end_step = config.max_steps if stop_after is None else min(stop_after, config.max_steps)
+    batches = training_batches(train_data, config.batch_size, config.seed, dist_env.rank, step, end_step,
+                               config.num_workers, pin_memory=device.type == "cuda")
     while step < end_step:
-        batch = {k: v.to(device) for k, v in train_data.sample_batch(config.batch_size, data_rng).items()}
+        batch = {k: v.to(device) for k, v in next(batches).items()}
         loss, terms = optimisation_step(model, batch, optimizer, params, config.grad_clip, autocast)
         scheduler.step()
         step += 1
@@ -238,7 +235,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
             resume_state = {
                 "model": generator.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "ema": ema, "step": step,
-                "data_rng": data_rng.get_state(), "torch_rng": torch.random.get_rng_state(),
+                "torch_rng": torch.random.get_rng_state(),
             }
             last_path = save_checkpoint(run_dir, step, generator, config,
                                         ema if ema is not None else generator.state_dict(), resume_state)
