@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=defaults.val_every)
     p.add_argument("--save-every", type=int, default=defaults.save_every)
     p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--num-workers", type=int, default=defaults.num_workers,
+                   help="DataLoader worker processes (0 = in the training process)")
+    p.add_argument("--keep-last", type=int, default=defaults.keep_last, help="step checkpoints kept (0 = all)")
+    p.add_argument("--tensorboard", action="store_true", help="TensorBoard scalars in RUN_DIR/tensorboard")
+    p.add_argument("--quality-every", type=int, default=defaults.quality_every,
+                   help="lip sync / seam jumps / preview video on held-out clips every N steps (0 = never)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -50,6 +56,8 @@ def main(argv=None) -> int:
             weight_decay=args.weight_decay, warmup_steps=min(args.warmup_steps, args.max_steps),
             ema_decay=args.ema_decay, audio_training=args.audio_training, pe_variant=args.pe_variant,
             bf16=not args.no_bf16, val_every=args.val_every, save_every=args.save_every, seed=args.seed,
+            num_workers=args.num_workers, keep_last=args.keep_last, tensorboard=args.tensorboard,
+            quality_every=args.quality_every,
         )
         from joyvasa.training import train
 

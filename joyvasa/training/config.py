@@ -52,7 +52,13 @@ class TrainConfig:
     save_every: int = 1000
     log_every: int = 10
     seed: int = 0
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes making batches ahead (0 = in the training process)
+    keep_last: int = 3  # step checkpoints kept (0 = all); best.pt is kept besides
+    tensorboard: bool = False  # TensorBoard scalars in RUN_DIR/tensorboard (needs the tensorboard package)
+    quality_every: int = 2000  # sample held-out clips: lip sync, seam jumps, a preview video (0 = never)
+    quality_clips: int = 2  # held-out clips sampled by the quality pass
+    quality_steps: int = 10  # DDIM steps of the quality pass
+    preview: bool = True  # the quality pass writes RUN_DIR/previews/step_NNNNNNN.mp4
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):

@@ -22,13 +22,14 @@ from joyvasa.data import read_split
 from joyvasa.motion import MotionGenerator, MotionGeneratorConfig, MotionTemplate
 from joyvasa.motion.loading import load_motion_generator
 
-from .checkpointing import last_checkpoint, load_resume_state, save_checkpoint
+from .checkpointing import last_checkpoint, load_resume_state, prune_checkpoints, save_best, save_checkpoint
 from .config import TrainConfig
 from .dataset import ClipSampler, training_batches
 from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
+from .watch import QUALITY_COLUMNS, RunWatch, evaluated_weights
 
-LOG_COLUMNS = ["step", "lr", "loss", *LOSS_WEIGHTS, "val_loss", "seconds"]
+LOG_COLUMNS = ["step", "lr", "loss", *LOSS_WEIGHTS, "val_loss", *QUALITY_COLUMNS, "seconds"]
 
 
 def build_generator(config: TrainConfig, audio_encoder: nn.Module) -> MotionGenerator:
@@ -161,8 +162,9 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     template = MotionTemplate.load(Path(data_dir) / "motion_template.pkl")
     train_ids, val_ids = read_split(data_dir)
     train_data = ClipSampler(data_dir, train_ids, template, config.n_motions, config.motion_feat_dim)
-    val_batches = (ClipSampler(data_dir, val_ids, template, config.n_motions, config.motion_feat_dim)
-                   .fixed_batches(config.batch_size, config.val_batches) if val_ids and dist_env.main else [])
+    val_data = (ClipSampler(data_dir, val_ids, template, config.n_motions, config.motion_feat_dim)
+                if val_ids and dist_env.main else None)
+    val_batches = val_data.fixed_batches(config.batch_size, config.val_batches) if val_data is not None else []
 
     params = set_trainable(generator, config.audio_training)
     generator.to(device)
@@ -171,7 +173,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     ema = ({k: v.detach().clone() for k, v in generator.state_dict().items()} if config.ema_decay > 0 else None)
     torch.manual_seed(config.seed * 1000 + dist_env.rank + 1)
-    step = 0
+    step, best_val = 0, math.inf
     if resume_from is not None:
         state = load_resume_state(resume_from)
         generator.load_state_dict(state["model"])
@@ -180,6 +182,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
         if ema is not None and state.get("ema") is not None:
             ema = {k: v.to(device) for k, v in state["ema"].items()}
         step = int(state["step"])  # the data stream follows from the step (see dataset.py)
+        best_val = float(state.get("best_val_loss", math.inf))
         torch.random.set_rng_state(state["torch_rng"])
     model = objective
     if dist_env.world > 1:
@@ -189,8 +192,11 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
 
     log_path = run_dir / "log.csv"
-    writer = None
+    writer = watch = None
     if dist_env.main:
+        watch = RunWatch(run_dir, tensorboard=config.tensorboard, quality_every=config.quality_every,
+                         quality_clips=config.quality_clips, quality_steps=config.quality_steps,
+                         preview=config.preview, template=template, val_data=val_data)
         run_dir.mkdir(parents=True, exist_ok=True)
         new_log = not log_path.exists()
         log_file = open(log_path, "a", newline="", encoding="utf-8")
@@ -224,24 +230,39 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
             bar.set_postfix(loss=f"{loss.item():.4f}")
         if not dist_env.main:
             continue
-        val = validation_loss(objective, val_batches, device) if val_batches and step % config.val_every == 0 else None
-        if step % config.log_every == 0 or val is not None or step == end_step:
-            row = {"step": step, "lr": f"{scheduler.get_last_lr()[0]:.3e}", "loss": f"{loss.item():.6f}",
-                   "val_loss": "" if val is None else f"{val:.6f}", "seconds": f"{time.perf_counter() - started:.1f}"}
-            row.update({name: f"{value.item():.6f}" for name, value in terms.items()})
+        val, quality = None, {}
+        validate = bool(val_batches) and step % config.val_every == 0
+        if validate or watch.quality_due(step):
+            with evaluated_weights(generator, ema):  # the EMA weights are the ones validated when EMA is on
+                val = validation_loss(objective, val_batches, device) if validate else None
+                if watch.quality_due(step):
+                    quality = watch.quality(step, generator, n_motions=config.n_motions,
+                                            pe_variant=config.pe_variant)
+        if val is not None and val < best_val:
+            best_val = val
+            save_best(run_dir, step, generator, config, ema if ema is not None else generator.state_dict(), val)
+        if step % config.log_every == 0 or val is not None or quality or step == end_step:
+            numbers = {"lr": scheduler.get_last_lr()[0], "loss": loss.item(), "val_loss": val, **quality,
+                       **{name: value.item() for name, value in terms.items()}}
+            row = {"step": step, "seconds": f"{time.perf_counter() - started:.1f}"}
+            row.update({name: "" if value is None else f"{value:.6f}" for name, value in numbers.items()})
+            row["lr"] = f"{numbers['lr']:.3e}"
             writer.writerow(row)
             log_file.flush()
+            watch.scalars(step, numbers)
         if step % config.save_every == 0 or step == end_step:
             resume_state = {
                 "model": generator.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "ema": ema, "step": step,
-                "torch_rng": torch.random.get_rng_state(),
+                "torch_rng": torch.random.get_rng_state(), "best_val_loss": best_val,
             }
             last_path = save_checkpoint(run_dir, step, generator, config,
                                         ema if ema is not None else generator.state_dict(), resume_state)
+            prune_checkpoints(run_dir, config.keep_last)
     if bar is not None:
         bar.close()
     if writer is not None:
         log_file.close()
+        watch.close()
     dist_env.barrier()
     return last_path

@@ -1,0 +1,145 @@
+"""Checkpoint retention (keep_last + best.pt, EMA weights validated), the quality pass on
+held-out clips (lip sync, seam jumps, a keypoint preview video), TensorBoard scalars (a stub
+SummaryWriter, so the optional package is not needed) and its missing-package message."""
+
+import csv
+import sys
+import types
+
+import pytest
+import torch
+
+from joyvasa.motion import Motion, MotionTemplate, load_motion_generator
+from joyvasa.training import ClipSampler, TrainConfig, TwoClipObjective, train
+from joyvasa.training.trainer import validation_loss
+from joyvasa.training.watch import PREVIEW_ZOOM, STAND_IN_FACE, open_tensorboard, stand_in_keypoints
+from tests.training_data import tiny_audio_encoder, write_synthetic_dataset
+
+STEPS = 4
+
+
+def config(**changes):
+    base = dict(size="tiny", n_motions=25, n_prev_motions=5, batch_size=3, max_steps=STEPS, warmup_steps=2,
+                lr=1e-3, audio_training="frozen", val_every=1, val_batches=1, save_every=1, log_every=1, bf16=False,
+                ema_decay=0.9, keep_last=2, quality_every=0)
+    return TrainConfig(**{**base, **changes})
+
+
+class StubWriter:
+    """Records add_scalar calls like torch.utils.tensorboard.SummaryWriter would write them."""
+    made = []
+
+    def __init__(self, log_dir):
+        self.log_dir, self.scalars, self.closed = log_dir, [], False
+        StubWriter.made.append(self)
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, value, step))
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("watch_data")
+    write_synthetic_dataset(root, n_train=4, n_val=2, frames=80)
+    return root
+
+
+@pytest.fixture(scope="module")
+def watched_run(data_dir, tmp_path_factory):
+    """One tiny run with retention, EMA, the quality pass every 2 steps and TensorBoard (stubbed)."""
+    run = tmp_path_factory.mktemp("watch_run")
+    stub = types.ModuleType("torch.utils.tensorboard")
+    stub.SummaryWriter = StubWriter
+    saved = sys.modules.get("torch.utils.tensorboard")
+    sys.modules["torch.utils.tensorboard"] = stub
+    try:
+        train(config(quality_every=2, tensorboard=True), data_dir, run, audio_encoder=tiny_audio_encoder(),
+              progress=False)
+    finally:
+        if saved is None:
+            sys.modules.pop("torch.utils.tensorboard")
+        else:
+            sys.modules["torch.utils.tensorboard"] = saved
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    return run, rows, StubWriter.made[-1]
+
+
+def test_only_the_last_checkpoints_and_the_best_are_kept(watched_run):
+    run, rows, _ = watched_run
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["best.pt", "step_0000003.pt", "step_0000003.state.pt", "step_0000004.pt",
+                     "step_0000004.state.pt"]
+    losses = {int(r["step"]): float(r["val_loss"]) for r in rows}
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=False)
+    assert set(best) == {"args", "model", "iter"}
+    assert best["iter"] == min(losses, key=losses.get)
+    assert best["args"].val_loss == pytest.approx(min(losses.values()), abs=1e-6)
+
+
+def test_the_validated_weights_are_the_ema_ones(watched_run, data_dir):
+    """The logged val_loss of the last step is the loss of the checkpoint's (EMA) weights."""
+    run, rows, _ = watched_run
+    bundle = load_motion_generator(run / "checkpoints" / "step_0000004.pt",
+                                   template_path=data_dir / "motion_template.pkl")
+    cfg = config()
+    template = MotionTemplate.load(data_dir / "motion_template.pkl")
+    batches = ClipSampler(data_dir, ["synth_004", "synth_005"], template, 25).fixed_batches(3, 1)
+    loss = validation_loss(TwoClipObjective(bundle.generator, cfg), batches, "cpu")
+    assert float(rows[-1]["val_loss"]) == pytest.approx(loss, abs=2e-6)
+    state = torch.load(run / "checkpoints" / "step_0000004.state.pt", weights_only=False)
+    live = TwoClipObjective(bundle.generator, cfg)
+    bundle.generator.load_state_dict(state["model"])  # the raw weights score differently
+    assert abs(validation_loss(live, batches, "cpu") - loss) > 1e-4
+
+
+def test_quality_pass_is_logged_and_writes_a_preview(watched_run):
+    from joyvasa.video.reading import probe_video
+
+    run, rows, _ = watched_run
+    by_step = {int(r["step"]): r for r in rows}
+    for step in (1, 3):
+        assert by_step[step]["lip_corr"] == by_step[step]["seam_jump"] == ""
+    for step in (2, 4):
+        corr, lag, seam = (float(by_step[step][k]) for k in ("lip_corr", "lip_lag", "seam_jump"))
+        assert -1 <= corr <= 1 and abs(lag) <= 10 and 0 < seam < 10
+    assert sorted(p.name for p in (run / "previews").iterdir()) == ["step_0000002.mp4", "step_0000004.mp4"]
+    info = probe_video(run / "previews" / "step_0000004.mp4")
+    assert (info.width, info.height, info.has_audio) == (256, 256, True)
+    assert info.duration == pytest.approx(75 / 25, abs=0.05)  # 3 windows of 25 frames of the held-out clip
+
+
+def test_tensorboard_gets_the_logged_numbers(watched_run):
+    run, rows, writer = watched_run
+    assert writer.closed and writer.log_dir == str(run / "tensorboard")
+    tags = {(tag, step) for tag, _value, step in writer.scalars}
+    assert {("train/loss", 1), ("train/lr", 4), ("val/loss", 3), ("quality/lip_corr", 2),
+            ("quality/seam_jump", 4)} <= tags
+    assert ("quality/lip_corr", 3) not in tags
+    loss_at_2 = next(v for tag, v, step in writer.scalars if tag == "train/loss" and step == 2)
+    assert loss_at_2 == pytest.approx(float(rows[1]["loss"]), abs=1e-6)
+
+
+def test_missing_tensorboard_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(ValueError, match="pip install tensorboard"):
+        open_tensorboard(tmp_path)
+
+
+def test_preview_keypoints_follow_the_motion():
+    n = 3
+    exp = torch.zeros(n, 21, 3)
+    exp[2, 17, 1] = 0.05  # lower lip down in frame 2
+    zeros = torch.zeros(n, 1)
+    motion = Motion(exp=exp, scale=torch.full((n, 1), 1.5), t=torch.zeros(n, 3), pitch=zeros,
+                    yaw=torch.tensor([[0.0], [30.0], [0.0]]), roll=zeros, fps=25.0)
+    points = stand_in_keypoints(motion)
+    torch.testing.assert_close(points[0], PREVIEW_ZOOM * STAND_IN_FACE)
+    assert points[2, 17, 1] - points[0, 17, 1] == pytest.approx(PREVIEW_ZOOM * 0.05)
+    width = points[:, :, 0].amax(1) - points[:, :, 0].amin(1)
+    assert width[1] < 0.95 * width[0]  # turned 30 degrees: the face looks narrower
