@@ -25,7 +25,7 @@ from joyvasa.checkpoints import load_torch_file
 from joyvasa.motion import MotionGenerator
 from joyvasa.motion.generator import HEADS_WIRED_ARG
 
-from .config import TrainConfig
+from .config import UPSTREAM_LOADABLE_SIZES, TrainConfig
 
 CHECKPOINT_DIRNAME = "checkpoints"
 BEST_NAME = "best.pt"
@@ -59,8 +59,17 @@ def checkpoint_args(generator: MotionGenerator, config: TrainConfig) -> argparse
         fps=int(model.fps), pad_mode=model.pad_mode, audio_model=model.audio_model,
         audio_encoder_config=encoder_config_dict(generator.audio_encoder),
         pe_variant=config.pe_variant, target="sample", diff_schedule="cosine",
-        trainer="joyvasa.train", train_config={k: v for k, v in config.to_dict().items() if k != "extra"},
+        trainer="joyvasa.train", train_config=config.to_dict(), loadable_by=loadable_by(config),
     )
+
+
+def loadable_by(config: TrainConfig) -> str:
+    """Who can load the checkpoint: upstream's code builds 8 layers, 8 heads and FFN 4 d whatever
+    its args say, so only the ``released`` size loads there."""
+    if config.size in UPSTREAM_LOADABLE_SIZES:
+        return "upstream JoyVASA and this project (released layout)"
+    return (f"this project only (joyvasa.motion.load_motion_generator): the '{config.size}' size has other "
+            "layer / head / FFN counts than upstream's fixed 8 / 8 / 4 d")
 
 
 def save_checkpoint(run_dir, step: int, generator: MotionGenerator, config: TrainConfig,
