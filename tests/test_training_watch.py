@@ -143,3 +143,58 @@ def test_preview_keypoints_follow_the_motion():
     assert points[2, 17, 1] - points[0, 17, 1] == pytest.approx(PREVIEW_ZOOM * 0.05)
     width = points[:, :, 0].amax(1) - points[:, :, 0].amin(1)
     assert width[1] < 0.95 * width[0]  # turned 30 degrees: the face looks narrower
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+import joyvasa.training.trainer as trainer
+from joyvasa.training import TrainConfig, train
+from tests.training_data import tiny_audio_encoder
+
+real_step, calls = trainer.optimisation_step, []
+
+def step_then_die(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 6:  # killed during step 6: checkpoint 4 saved, step 5 logged
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_step(*args, **kwargs)
+
+trainer.optimisation_step = step_then_die
+train(TrainConfig(**{config!r}), {data!r}, {run!r}, audio_encoder=tiny_audio_encoder(), progress=False)
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_weights(data_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    settings = dict(max_steps=7, save_every=2, val_every=2, quality_every=3, keep_last=1, preview=False)
+    straight = train(config(**settings), data_dir, tmp_path / "straight", audio_encoder=tiny_audio_encoder(),
+                     progress=False)
+    root = Path(__file__).resolve().parent.parent
+    script = KILL_SCRIPT.format(config={**config(**settings).to_dict()}, data=str(data_dir),
+                                run=str(tmp_path / "killed"))
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    killed = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "killed" / "checkpoints").iterdir()) == [
+        "best.pt", "step_0000004.pt", "step_0000004.state.pt"]
+    resumed = train(config(**settings), data_dir, tmp_path / "killed", progress=False)
+    for name in (resumed.name, "best.pt"):
+        a = torch.load(straight.parent / name, weights_only=False)
+        b = torch.load(tmp_path / "killed" / "checkpoints" / name, weights_only=False)
+        assert a["iter"] == b["iter"]
+        for key, value in a["model"].items():
+            torch.testing.assert_close(b["model"][key], value, rtol=1e-5, atol=1e-6, msg=f"{name}: {key}")
+
+    def numbers(run):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(open(run / "log.csv"))]
+
+    straight_rows, resumed_rows = numbers(tmp_path / "straight"), numbers(tmp_path / "killed")
+    assert [r["step"] for r in resumed_rows] == [str(s) for s in range(1, 8)]
+    for a, b in zip(straight_rows, resumed_rows):
+        for key in a:
+            if a[key] or b[key]:
+                assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4, abs=1e-6), (a["step"], key)
