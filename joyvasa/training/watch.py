@@ -6,8 +6,9 @@ validates (the EMA copy when EMA is on), DDIM with ``quality_steps`` steps, and 
 what :mod:`joyvasa.quality` measures without a renderer:
 
 * ``lip_corr``: correlation of lip opening with the audio loudness at lag 0 (an
-  untrained model scores about 0; compare with the same measure on the ground truth,
-  ``python -m joyvasa.quality``, for the ceiling of your data);
+  untrained model scores about 0);
+* ``lip_corr_data``: the same measure on the clips' own (extracted) motion, the level
+  to compare ``lip_corr`` with;
 * ``lip_lag``: the lag in frames where that correlation peaks (+ = lips late; 0 is right);
 * ``seam_jump``: frame-to-frame change across window seams / elsewhere (1 = invisible).
 
@@ -36,7 +37,7 @@ from joyvasa.motion import MotionGenerator, MotionTemplate, generate_motion
 from joyvasa.motion.motion import Motion
 from joyvasa.quality import lip_sync, seam_jump_ratio
 
-QUALITY_COLUMNS = ["lip_corr", "lip_lag", "seam_jump"]
+QUALITY_COLUMNS = ["lip_corr", "lip_lag", "seam_jump", "lip_corr_data"]
 PREVIEW_DIRNAME = "previews"
 TENSORBOARD_DIRNAME = "tensorboard"
 PREVIEW_SIZE = 256
@@ -131,6 +132,8 @@ def quality_pass(generator: MotionGenerator, template: MotionTemplate, clips, *,
                     "lip_corr": sync["correlation"] if sync else math.nan,
                     "lip_lag": float(sync["best_lag"]) if sync else math.nan,
                     "seam_jump": seam_jump_ratio(motion, n_motions),
+                    "lip_corr_data": lip_sync(clip.motion(0, frames), audio, max_lag=max_lag)["correlation"]
+                    if sync else math.nan,
                 })
                 if k == 0 and preview_path is not None:
                     write_keypoint_preview(motion, audio, preview_path)
