@@ -199,3 +199,19 @@ def test_a_killed_run_resumes_to_the_same_weights(data_dir, tmp_path):
         for key in a:
             if a[key] or b[key]:
                 assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4, abs=1e-6), (a["step"], key)
+
+
+def test_a_log_without_the_quality_columns_keeps_its_rows_on_resume(tmp_path):
+    from joyvasa.training.trainer import LOG_COLUMNS, _open_log
+
+    old_columns = [c for c in LOG_COLUMNS if c not in ("lip_corr", "lip_lag", "seam_jump", "lip_corr_data")]
+    path = tmp_path / "log.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, old_columns)
+        writer.writeheader()
+        writer.writerows([{c: str(step) if c == "step" else "0.5" for c in old_columns} for step in (1, 2, 3)])
+    log_file, _writer = _open_log(path, 2)  # resumed from the step-2 checkpoint
+    log_file.close()
+    rows = list(csv.DictReader(open(path)))
+    assert [r["step"] for r in rows] == ["1", "2"] and list(rows[0]) == LOG_COLUMNS
+    assert rows[0]["loss"] == "0.5" and rows[0]["lip_corr"] == ""

@@ -329,7 +329,7 @@ def _open_log(path: Path, step: int):
     if path.is_file():
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames == LOG_COLUMNS:
+            if reader.fieldnames and set(reader.fieldnames) <= set(LOG_COLUMNS):  # older logs lack new columns
                 rows = [row for row in reader if row.get("step", "").isdigit() and int(row["step"]) <= step]
     partial = path.with_name(path.name + ".partial")
     with open(partial, "w", newline="", encoding="utf-8") as handle:
