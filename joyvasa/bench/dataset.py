@@ -43,9 +43,12 @@ def write_clips(data_dir: Path, count: int, seconds: float) -> list[str]:
     for k, clip_id in enumerate(ids):
         path = clip_path(data_dir, clip_id)
         g = torch.Generator().manual_seed(k)
-        motion = Motion(exp=0.01 * torch.randn(frames, 21, 3, generator=g), scale=1.5 + 0.01 * torch.randn(frames, 1, generator=g),
-                        t=0.01 * torch.randn(frames, 3, generator=g), pitch=torch.randn(frames, 1, generator=g),
-                        yaw=torch.randn(frames, 1, generator=g), roll=torch.randn(frames, 1, generator=g), fps=CLIP_FPS)
+        def noise(*shape, amplitude=1.0):
+            return amplitude * torch.randn(*shape, generator=g)
+
+        motion = Motion(exp=noise(frames, 21, 3, amplitude=0.01), scale=1.5 + noise(frames, 1, amplitude=0.01),
+                        t=noise(frames, 3, amplitude=0.01), pitch=noise(frames, 1), yaw=noise(frames, 1),
+                        roll=noise(frames, 1), fps=CLIP_FPS)
         if k < 4:
             motions.append(motion)
         if not path.is_file():
