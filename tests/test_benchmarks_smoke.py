@@ -54,6 +54,14 @@ ENTRY_POINTS = [
         id="train",
     ),
     pytest.param(
+        "joyvasa.bench.dataset",
+        ["--clips", "2", "--seconds", "5", "--batches", "2", "--batch-size", "2"],
+        [r"== training data memory: 20 clips of 5 s", r"lazy\s+2 clips .*after batches\s+\d+\.\d+ MiB",
+         r"lazy\s+20 clips .*after batches", r"in-memory\s+20 clips .*loaded\s+\d+\.\d+ MiB",
+         r"lazy sampler: RSS with 10x the clips [+-]\d+\.\d %", r"float32 audio in memory: -?\d+ MiB per hour"],
+        id="dataset",
+    ),
+    pytest.param(
         "joyvasa.bench.prepare",
         ["--seconds", "0.4", "--size", "96", "--threads", "1", "--device", "cpu"],
         [r"decode \+ resample\s+\d+\.\d+ frames/s", r"prepare, one whole video\s+\d+\.\d+ frames/s",

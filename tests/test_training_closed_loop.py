@@ -64,3 +64,18 @@ def test_sampled_lips_follow_held_out_loudness(trained_run):
         sync = lip_sync(motion, audio, max_lag=5)
         assert sync["correlation"] >= CORRELATION_THRESHOLD, (seed, sync)
         assert abs(sync["best_lag"]) <= 1, (seed, sync)
+
+
+def test_the_trainers_quality_pass_sees_the_learned_lip_sync(trained_run):
+    """What log.csv's lip_corr / lip_lag report during training (DDIM 10 steps on held-out clips)."""
+    from joyvasa.data import ClipFile, clip_path, read_split
+    from joyvasa.training.watch import quality_pass
+
+    root, checkpoint = trained_run
+    bundle = load_motion_generator(checkpoint, template_path=root / "data" / "motion_template.pkl")
+    val_ids = read_split(root / "data")[1]
+    clips = [ClipFile(clip_path(root / "data", clip_id)) for clip_id in val_ids]
+    result = quality_pass(bundle.generator, bundle.template, clips, n_motions=25,
+                          pe_variant=bundle.generator.config.pe_variant, steps=10)
+    assert result["lip_corr"] >= CORRELATION_THRESHOLD, result
+    assert abs(result["lip_lag"]) <= 1, result

@@ -304,11 +304,41 @@ def encode_audio_window(
         return audio_hidden_states(encoder, audio, n_frames, fps)
 
 
+def time_mask(config, batch: int, length: int, device=None) -> torch.Tensor | None:
+    """SpecAugment's time mask as transformers draws it in training (HuBERT / wav2vec2
+    ``_compute_mask_indices``), from torch's random stream so ``--seed`` covers it.
+
+    Per row: ``int(mask_time_prob * length / mask_time_length + u)`` spans (u uniform in
+    [0, 1)), at least ``mask_time_min_masks``, of ``mask_time_length`` frames each, starting
+    at distinct random frames (spans may overlap). chinese-hubert-base (p 0.05, spans of 10,
+    at least 2) masks 2 spans of its 200 frames per window. Bool (batch, length), or None
+    when the config masks nothing.
+    """
+    prob = float(getattr(config, "mask_time_prob", 0.0) or 0.0)
+    span = int(getattr(config, "mask_time_length", 10))
+    if prob <= 0 or not getattr(config, "apply_spec_augment", True) or span > length:
+        return None
+    min_masks = int(getattr(config, "mask_time_min_masks", 2))
+    n_starts = length - span + 1
+    mask = torch.zeros(batch, length, dtype=torch.bool)
+    offsets = torch.arange(span)
+    for row in range(batch):
+        count = max(int(prob * length / span + float(torch.rand(()))), min_masks)
+        count = min(count, length // span, n_starts)
+        starts = torch.randperm(n_starts)[:count]
+        mask[row, (starts.unsqueeze(1) + offsets).reshape(-1)] = True
+    return mask.to(device)
+
+
 def audio_hidden_states(
-    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: int = VIDEO_FPS
+    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: int = VIDEO_FPS, *, spec_augment: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`encode_audio_window` without inference mode, so gradients can flow
-    (training); the encoder's own train/eval mode decides dropout and layerdrop."""
+    (training); the encoder's own train/eval mode decides dropout and layerdrop.
+
+    ``spec_augment``: mask time steps of the projected features with the encoder's
+    trainable ``masked_spec_embed`` (:func:`time_mask`), as upstream's HuBERT / wav2vec2
+    forward does in training mode; only while the encoder is in training mode."""
     if audio.ndim == 1:
         audio = audio.unsqueeze(0)
     if audio.ndim != 2:
@@ -324,6 +354,10 @@ def audio_hidden_states(
     projected = encoder.feature_projection(conv_features)
     if isinstance(projected, tuple):  # wav2vec2 also returns the normalised input
         projected = projected[0]
+    if spec_augment and encoder.training:
+        mask = time_mask(encoder.config, projected.shape[0], projected.shape[1], projected.device)
+        if mask is not None:
+            projected = encoder._mask_hidden_states(projected, mask_time_indices=mask)
     hidden_2x = encoder.encoder(projected).last_hidden_state  # (B, 2n, hidden)
     hidden = resample_frames(hidden_2x.transpose(1, 2), n_frames).transpose(1, 2)  # (B, n, hidden)
     return hidden_2x, hidden

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
 
     def step():
-        optimisation_step(objective, batch, optimizer, params, config.grad_clip, autocast)
+        optimisation_step(objective, [batch], optimizer, params, config.grad_clip, autocast)
         if device.type == "cuda":
             torch.cuda.synchronize()
 

@@ -108,6 +108,7 @@ class DenoisingNetwork(nn.Module):
         ffn_dim: int | None = None,
         timestep_table_rows: int = DEFAULT_TIMESTEP_TABLE_ROWS,
         pe_variant: str = "constant_row",
+        pe_dropout: float = 0.0,
     ):
         super().__init__()
         self.motion_feat_dim = motion_feat_dim
@@ -122,6 +123,9 @@ class DenoisingNetwork(nn.Module):
             nn.Linear(feature_dim, feature_dim), nn.GELU(), nn.Linear(feature_dim, feature_dim)
         )
         self.PE = SinusoidalTable(feature_dim, max(POSITION_TABLE_ROWS, n_tokens + 1))
+        # Upstream's PositionalEncoding ends in Dropout(0.1); active in training mode only
+        # (the trainer sets p), so sampling in eval mode is unchanged. No weights.
+        self.pe_dropout = nn.Dropout(pe_dropout)
         self.feature_proj = nn.Linear(motion_feat_dim, feature_dim)
         layer = nn.TransformerDecoderLayer(
             d_model=feature_dim,
@@ -149,7 +153,7 @@ class DenoisingNetwork(nn.Module):
     def embed_motion(self, motion_feat, prev_motion_feat, step, pe_variant) -> torch.Tensor:
         tokens = self.feature_proj(torch.cat([prev_motion_feat, motion_feat], dim=1))
         tokens = self.PE.add_positions(tokens, check_pe_variant(pe_variant or self.pe_variant))
-        return tokens + self.timestep_embedding(step)
+        return self.pe_dropout(tokens) + self.timestep_embedding(step)
 
     # -- reference path ---------------------------------------------------------------
 

@@ -6,6 +6,11 @@ state_dict, 'iter': step}`` like ``motion_generator_hubert_chinese.pt``, so
 ``DATA_DIR/motion_template.pkl``. With EMA on, ``model`` holds the EMA weights
 (the ones to sample with). ``step_NNNNNNN.state.pt`` beside it holds what only
 resuming needs: the raw weights, optimiser, scheduler, EMA and random states.
+
+Retention: after each save only the newest ``keep_last`` pairs stay (0 keeps all);
+``RUN_DIR/checkpoints/best.pt`` (same layout, ``args.val_loss`` added) holds the weights
+with the lowest validation loss so far, the EMA weights when EMA is on (those are the ones
+validated). Resuming needs only the newest ``.state.pt``, which is always kept.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from joyvasa.checkpoints import load_torch_file
 from joyvasa.motion import MotionGenerator
 from joyvasa.motion.generator import HEADS_WIRED_ARG
 
-from .config import TrainConfig
+from .config import UPSTREAM_LOADABLE_SIZES, TrainConfig
 
 CHECKPOINT_DIRNAME = "checkpoints"
+BEST_NAME = "best.pt"
 _STEP_FILE = re.compile(r"^step_(\d{7,})\.pt$")
 _HF_ID_KEYS = ("architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "attn_implementation")
 
@@ -53,33 +59,82 @@ def checkpoint_args(generator: MotionGenerator, config: TrainConfig) -> argparse
         fps=int(model.fps), pad_mode=model.pad_mode, audio_model=model.audio_model,
         audio_encoder_config=encoder_config_dict(generator.audio_encoder),
         pe_variant=config.pe_variant, target="sample", diff_schedule="cosine",
-        trainer="joyvasa.train", train_config={k: v for k, v in config.to_dict().items() if k != "extra"},
+        trainer="joyvasa.train", train_config=config.to_dict(), loadable_by=loadable_by(config),
     )
+
+
+def loadable_by(config: TrainConfig) -> str:
+    """Who can load the checkpoint: upstream's code builds 8 layers, 8 heads and FFN 4 d whatever
+    its args say, so only the ``released`` size loads there."""
+    if config.size in UPSTREAM_LOADABLE_SIZES:
+        return "upstream JoyVASA and this project (released layout)"
+    return (f"this project only (joyvasa.motion.load_motion_generator): the '{config.size}' size has other "
+            "layer / head / FFN counts than upstream's fixed 8 / 8 / 4 d")
 
 
 def save_checkpoint(run_dir, step: int, generator: MotionGenerator, config: TrainConfig,
                     sampling_state: dict, resume_state: dict) -> Path:
     folder = Path(run_dir) / CHECKPOINT_DIRNAME
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / checkpoint_name(step)
-    state = {k: v.detach().cpu() for k, v in sampling_state.items()}
-    # Write to a temporary name first: a run killed mid-save leaves no half file behind.
-    for target, payload in ((path.with_suffix(".state.pt"), resume_state),
-                            (path, {"args": checkpoint_args(generator, config), "model": state, "iter": step})):
-        partial = target.with_name(target.name + ".partial")
-        torch.save(payload, partial)
-        partial.replace(target)
+    _write_whole(path.with_suffix(".state.pt"), resume_state)
+    _write_whole(path, released_container(step, generator, config, sampling_state))
     return path
+
+
+def released_container(step: int, generator: MotionGenerator, config: TrainConfig, sampling_state: dict,
+                       **extra_args) -> dict:
+    """``{'args', 'model', 'iter'}`` (the released layout) around ``sampling_state``."""
+    args = checkpoint_args(generator, config)
+    for name, value in extra_args.items():
+        setattr(args, name, value)
+    return {"args": args, "model": {k: v.detach().cpu() for k, v in sampling_state.items()}, "iter": step}
+
+
+def save_best(run_dir, step: int, generator: MotionGenerator, config: TrainConfig, sampling_state: dict,
+              val_loss: float) -> Path:
+    """``checkpoints/best.pt``: the released layout, with ``args.val_loss``."""
+    path = Path(run_dir) / CHECKPOINT_DIRNAME / BEST_NAME
+    _write_whole(path, released_container(step, generator, config, sampling_state, val_loss=float(val_loss)))
+    return path
+
+
+def prune_checkpoints(run_dir, keep_last: int) -> list[Path]:
+    """Delete all but the newest ``keep_last`` step checkpoints (each ``.pt`` with its
+    ``.state.pt``); 0 keeps everything. ``best.pt`` is never touched. Returns what was deleted."""
+    if keep_last <= 0:
+        return []
+    folder = Path(run_dir) / CHECKPOINT_DIRNAME
+    steps = sorted(_step_files(folder))
+    removed = []
+    for _, path in steps[:-keep_last]:
+        for target in (path, path.with_suffix(".state.pt")):
+            if target.exists():
+                target.unlink()
+                removed.append(target)
+    return removed
+
+
+def _write_whole(target: Path, payload) -> None:
+    """Write under a temporary name first: a run killed mid-save leaves no half file behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(target)
+
+
+def _step_files(folder: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in folder.glob("step_*.pt") if folder.is_dir() else ():
+        match = _STEP_FILE.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
 
 
 def last_checkpoint(run_dir) -> Path | None:
     """The newest ``step_*.pt`` that has its resume state beside it, or None."""
-    folder = Path(run_dir) / CHECKPOINT_DIRNAME
-    found = []
-    for path in folder.glob("step_*.pt") if folder.is_dir() else ():
-        match = _STEP_FILE.match(path.name)
-        if match and path.with_suffix(".state.pt").is_file():
-            found.append((int(match.group(1)), path))
+    found = [(step, path) for step, path in _step_files(Path(run_dir) / CHECKPOINT_DIRNAME)
+             if path.with_suffix(".state.pt").is_file()]
     return max(found)[1] if found else None
 
 

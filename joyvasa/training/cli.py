@@ -1,56 +1,64 @@
 """python -m joyvasa.train --data DATA_DIR --out RUN_DIR [--init CKPT.pt] [--audio-encoder HF_DIR]
-[--size released|small|tiny] [--max-steps N]
+[--config FILE] [--size released|small|tiny] [--max-steps N] ...
 
 Trains JoyVASA's motion generator on a data folder made by ``python -m
 joyvasa.prepare`` (layout: joyvasa/data). Checkpoints go to
 RUN_DIR/checkpoints/step_NNNNNNN.pt in the released layout; a run started again
-with the same RUN_DIR resumes from its last checkpoint. Several GPUs:
-``torchrun --nproc_per_node N -m joyvasa.train ...`` (--batch-size is per GPU).
+with the same RUN_DIR resumes from its last checkpoint with the config it keeps
+(RUN_DIR/config.json). Several GPUs: ``torchrun --nproc_per_node N -m
+joyvasa.train ...`` (--batch-size is per GPU).
+
+Every training setting has one flag (``python -m joyvasa.train --help``) and the
+same name in a ``--config`` JSON/TOML file; flags given on the command line win
+over the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
-from joyvasa.training.config import AUDIO_TRAINING, MODEL_SIZES, TrainConfig
+from joyvasa.cli import add_option_flags
+from joyvasa.training.config import TrainConfig, merge_for_resume, stored_config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m joyvasa.train", description=__doc__.split("\n\n")[1])
-    p.add_argument("--data", required=True, help="data folder (clips/, train.txt, val.txt, motion_template.pkl)")
-    p.add_argument("--out", required=True, help="run folder: log.csv and checkpoints/")
-    p.add_argument("--init", help="start from this motion-generator checkpoint (its sizes and encoder)")
-    p.add_argument("--audio-encoder", help="local transformers folder of HuBERT / wav2vec2 (config.json + weights)")
-    p.add_argument("--size", choices=list(MODEL_SIZES), default=defaults.size)
-    p.add_argument("--max-steps", type=int, default=defaults.max_steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
-    p.add_argument("--ema-decay", type=float, default=defaults.ema_decay, help="0 = no EMA (e.g. 0.999)")
-    p.add_argument("--audio-training", choices=AUDIO_TRAINING, default=defaults.audio_training,
-                   help="finetune: the encoder's transformer trains (upstream); frozen: only the DiT side")
-    p.add_argument("--pe-variant", choices=("constant_row", "per_position"), default=defaults.pe_variant)
-    p.add_argument("--no-bf16", action="store_true", help="no bf16 autocast on CUDA")
-    p.add_argument("--val-every", type=int, default=defaults.val_every)
-    p.add_argument("--save-every", type=int, default=defaults.save_every)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    p.add_argument("--no-progress", action="store_true")
+    files = p.add_argument_group("files")
+    files.add_argument("--data", required=True, help="data folder (clips/, train.txt, val.txt, motion_template.pkl)")
+    files.add_argument("--out", required=True, help="run folder: config.json, log.csv and checkpoints/")
+    files.add_argument("--init", help="start from this motion-generator checkpoint (its sizes, encoder and "
+                                      "positional encoding)")
+    files.add_argument("--audio-encoder", help="local transformers folder of HuBERT / wav2vec2 (config.json + weights)")
+    files.add_argument("--config", help="JSON (or .toml) file of settings named as the flags below (lr, batch_size ...)")
+    files.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    files.add_argument("--no-progress", action="store_true")
+    add_option_flags(p, TrainConfig, set())
+    # Only the flags actually typed reach the namespace: they are checked against a resumed run's config.
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for action in p._actions:  # the help text keeps the declared default
+        if action.dest in names:
+            action.default = argparse.SUPPRESS
     return p
+
+
+def resolve_config(args) -> TrainConfig:
+    """Defaults < --config file < flags; a run folder with a config keeps it (contradictions refused)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    flags = {name: value for name, value in vars(args).items() if name in names}
+    from_file = TrainConfig.read_file(args.config) if args.config else {}
+    stored = stored_config(args.out)
+    if stored is None:
+        return TrainConfig.from_values({**from_file, **flags})
+    config = merge_for_resume(stored, from_file, f"--config {args.config}")
+    return merge_for_resume(config, flags, "the command line")
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = TrainConfig(
-            size=args.size, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
-            weight_decay=args.weight_decay, warmup_steps=min(args.warmup_steps, args.max_steps),
-            ema_decay=args.ema_decay, audio_training=args.audio_training, pe_variant=args.pe_variant,
-            bf16=not args.no_bf16, val_every=args.val_every, save_every=args.save_every, seed=args.seed,
-        )
+        config = resolve_config(args)
         from joyvasa.training import train
 
         path = train(config, args.data, args.out, init=args.init, audio_encoder_dir=args.audio_encoder,

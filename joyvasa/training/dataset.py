@@ -4,6 +4,16 @@ A sample is 2 x n_motions consecutive frames of normalised motion with the
 16 kHz audio of the same span (640 samples per frame at 25 fps): clip 0 and
 clip 1 of upstream's two-clip scheme.
 
+Memory does not grow with the data: the sampler keeps an index (each clip's file
+and frame count, a few dozen bytes a clip) and reads a sample's frames and audio
+from the clip file when the sample is drawn (:class:`joyvasa.data.ClipFile`), then
+normalises just those frames.
+
+Randomness: sample ``k`` of the run (``k = batch_index * batch_size + j``) is drawn
+from its own random stream, seeded by (seed, rank, k). So a batch does not depend on
+which process makes it: with DataLoader workers or without, and after a resume (the
+batch index follows from the step), the batches are the same.
+
 Short clips (upstream repeated them by concatenation, which teaches a jump at
 the seam and audio that does not match): a clip with n_motions < N < 2 n_motions
 frames is used as it is, zero-padded at the end, and ``valid_frames`` tells the
@@ -15,42 +25,38 @@ give clip 1 a frame, and is left out (with a warning that counts them).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from joyvasa.data import CLIP_FPS, CLIP_SAMPLE_RATE, clip_path, read_clip
+from joyvasa.data import CLIP_FPS, CLIP_SAMPLE_RATE, ClipFile, clip_path
 from joyvasa.motion import MotionTemplate
 
 SAMPLES_PER_FRAME = CLIP_SAMPLE_RATE // CLIP_FPS  # 640
 
 
-@dataclass
-class TrainingClip:
-    clip_id: str
-    motion: torch.Tensor  # (N, motion_feat_dim) normalised
-    audio: torch.Tensor  # (N * 640,) 16 kHz, cut or zero-padded to the frames
+def sample_generator(seed: int, rank: int, index: int) -> torch.Generator:
+    """The random stream of sample ``index`` (well mixed, so neighbouring indices are unrelated)."""
+    state = np.random.SeedSequence([int(seed), int(rank), int(index)]).generate_state(2, np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 class ClipSampler:
-    """Holds the clips of one split in memory and draws batches of random crops."""
+    """The clips of one split, indexed (not loaded), and random crops of them."""
 
     def __init__(self, data_dir, clip_ids, template: MotionTemplate, n_motions: int, motion_feat_dim: int = 70):
         self.n_motions = n_motions
-        self.clips: list[TrainingClip] = []
+        self.template = template
+        self.motion_feat_dim = motion_feat_dim
+        self.clips: list[ClipFile] = []  # path and frame count of each usable clip
         too_short = []
         for clip_id in clip_ids:
-            motion, audio = read_clip(clip_path(data_dir, clip_id))
-            if len(motion) <= n_motions:
+            clip = ClipFile(clip_path(data_dir, clip_id))  # header only; a broken file is named here
+            if clip.frames <= n_motions:
                 too_short.append(clip_id)
                 continue
-            normalised = template.encode(motion)
-            if motion_feat_dim > normalised.shape[1]:  # a 73-dim model: dims 70.. are zero
-                normalised = F.pad(normalised, (0, motion_feat_dim - normalised.shape[1]))
-            n_samples = len(motion) * SAMPLES_PER_FRAME
-            audio = F.pad(audio[:n_samples], (0, max(0, n_samples - audio.numel())))
-            self.clips.append(TrainingClip(clip_id, normalised, audio))
+            self.clips.append(clip)
         if too_short:
             warnings.warn(f"{len(too_short)} clip(s) have at most {n_motions} frames and are not used "
                           f"(e.g. {', '.join(too_short[:3])}).", stacklevel=2)
@@ -58,32 +64,74 @@ class ClipSampler:
             raise ValueError(f"No usable clip in {data_dir}: every clip needs more than {n_motions} frames "
                              f"({n_motions / CLIP_FPS:.1f} s at {CLIP_FPS} fps).")
         # Draw clips in proportion to their length, so every frame is equally likely.
-        self.weights = torch.tensor([float(len(c.motion)) for c in self.clips])
+        self.cumulative_frames = torch.cumsum(torch.tensor([float(c.frames) for c in self.clips],
+                                                           dtype=torch.float64), 0)
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def crop(self, index: int, start: int | None, generator: torch.Generator | None) -> dict:
+        """2 x n_motions frames of clip ``index`` from ``start`` (random when None), zero-padded."""
         clip, span = self.clips[index], 2 * self.n_motions
-        n = clip.motion.shape[0]
         if start is None:
-            start = int(torch.randint(0, max(1, n - span + 1), (1,), generator=generator))
-        motion = clip.motion[start:start + span]
-        audio = clip.audio[start * SAMPLES_PER_FRAME:(start + span) * SAMPLES_PER_FRAME]
+            start = int(torch.randint(0, max(1, clip.frames - span + 1), (1,), generator=generator))
+        motion = self.template.encode(clip.motion(start, start + span))
+        if self.motion_feat_dim > motion.shape[1]:  # a 73-dim model: dims 70.. are zero
+            motion = F.pad(motion, (0, self.motion_feat_dim - motion.shape[1]))
         valid = motion.shape[0]
+        # The audio is cut to the clip's frames (and zero past its end), as if trimmed to them.
+        audio = clip.audio(start * SAMPLES_PER_FRAME, (start + valid) * SAMPLES_PER_FRAME)
         motion = F.pad(motion, (0, 0, 0, span - valid))
         audio = F.pad(audio, (0, span * SAMPLES_PER_FRAME - audio.numel()))
         return {"motion": motion, "audio": audio, "valid_frames": valid}
 
+    def draw(self, generator: torch.Generator) -> dict:
+        """One random crop: a clip with probability proportional to its frames, then a start."""
+        total = float(self.cumulative_frames[-1])
+        point = torch.rand((), generator=generator, dtype=torch.float64) * total
+        index = int(torch.searchsorted(self.cumulative_frames, point, right=True).clamp(max=len(self) - 1))
+        return self.crop(index, None, generator)
+
+    def sample(self, seed: int, rank: int, index: int) -> dict:
+        """Sample ``index`` of the run: the same whichever process draws it."""
+        return self.draw(sample_generator(seed, rank, index))
+
+    def batch(self, batch_index: int, batch_size: int, seed: int, rank: int = 0) -> dict[str, torch.Tensor]:
+        """``motion`` (B, 2n, D), ``audio`` (B, 2n * 640), ``valid_frames`` (B,) long: batch
+        ``batch_index`` of the run's sequence."""
+        first = batch_index * batch_size
+        return _stack([self.sample(seed, rank, first + j) for j in range(batch_size)])
+
     def sample_batch(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """``motion`` (B, 2n, D), ``audio`` (B, 2n * 640), ``valid_frames`` (B,) long."""
-        indices = torch.multinomial(self.weights, batch_size, replacement=True, generator=generator)
-        return _stack([self.crop(int(i), None, generator) for i in indices])
+        """A batch drawn from one random stream (benchmarks, experiments)."""
+        return _stack([self.draw(generator) for _ in range(batch_size)])
 
     def fixed_batches(self, batch_size: int, n_batches: int) -> list[dict[str, torch.Tensor]]:
         """Deterministic batches for validation: each clip from its first frame, in order."""
-        items = [self.crop(i % len(self.clips), 0, None) for i in range(batch_size * n_batches)]
+        items = [self.crop(i % len(self), 0, None) for i in range(batch_size * n_batches)]
         return [_stack(items[k:k + batch_size]) for k in range(0, len(items), batch_size)]
+
+
+class TrainingBatches(torch.utils.data.Dataset):
+    """Batch ``i`` of a run as a map-style dataset, so DataLoader workers can make batches
+    ahead; item ``i`` is :meth:`ClipSampler.batch` ``(i, ...)`` whichever worker makes it."""
+
+    def __init__(self, sampler: ClipSampler, batch_size: int, seed: int, rank: int):
+        self.sampler, self.batch_size, self.seed, self.rank = sampler, batch_size, seed, rank
+
+    def __getitem__(self, batch_index: int) -> dict[str, torch.Tensor]:
+        return self.sampler.batch(batch_index, self.batch_size, self.seed, self.rank)
+
+
+def training_batches(sampler: ClipSampler, batch_size: int, seed: int, rank: int, first: int, stop: int,
+                     workers: int, pin_memory: bool = False):
+    """Batches ``first .. stop - 1`` of the run in order; ``workers`` > 0 makes them in that many
+    worker processes (each batch is the same as in-process)."""
+    if workers == 0:
+        return (sampler.batch(i, batch_size, seed, rank) for i in range(first, stop))
+    return iter(torch.utils.data.DataLoader(
+        TrainingBatches(sampler, batch_size, seed, rank), batch_size=None, sampler=range(first, stop),
+        num_workers=workers, pin_memory=pin_memory, prefetch_factor=2, persistent_workers=False))
 
 
 def _stack(items: list[dict]) -> dict[str, torch.Tensor]:

@@ -8,15 +8,25 @@ One forward pass takes a batch of 2 x n_motions frames and returns the loss term
 * truncation augmentation: with p = 0.3 (clip 0) / 0.4 (clip 1) a random
   ``end_idx`` in [3, n_motions) zeroes the audio and motion after it and masks
   the loss there (frames past the end of a short clip are masked the same way).
-  Unlike upstream, a truncated clip 0 does not also blank clip 1's conditions:
-  clip 1 always sees clip 0's full ground truth and audio;
+  As upstream, a truncated clip 0 does not blank clip 1's conditions: clip 1 sees
+  clip 0's full ground truth, and the features of clip 0's full audio (re-encoded
+  without a graph for the truncated samples, upstream's no_grad pass);
+* while the encoder is fine-tuned, SpecAugment time masking of its features
+  (``spec_augment``, upstream's HuBERT / wav2vec2 forward in training mode);
 * audio-condition dropout: with p = 0.1 a sample's current-window audio features
   become ``null_audio_feat`` (the token classifier-free guidance uses);
 * x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps with t uniform in
   [1, T]; the network predicts x0 for every token.
+
+Speed: both clips' windows go through the encoder in one call and both clips through
+the denoiser in one call (2B rows): clip 1's conditions are ground truth and clip 0's
+detached features, so nothing in clip 1 waits for clip 0's prediction. The terms are
+still computed per clip and averaged.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from torch import nn
@@ -38,55 +48,57 @@ class TwoClipObjective(nn.Module):
         self.config = config
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, n_motions * 640) -> projected conditions (B, n_motions, d); no encoder gradient when frozen."""
-        model = self.generator
-        if self.config.audio_training == "frozen":
-            with torch.no_grad():
-                hidden = audio_hidden_states(model.audio_encoder, audio, self.config.n_motions, self.config.fps)[1]
-        else:
-            hidden = audio_hidden_states(model.audio_encoder, audio, self.config.n_motions, self.config.fps)[1]
-        return model.project_audio(hidden)
+        """(B, n_motions * 640) -> encoder features (B, n_motions, hidden); no encoder gradient
+        when frozen, SpecAugment while fine-tuning (``spec_augment``)."""
+        cfg, encoder = self.config, self.generator.audio_encoder
+        frozen = cfg.audio_training == "frozen"
+        with torch.no_grad() if frozen else contextlib.nullcontext():
+            return audio_hidden_states(encoder, audio, cfg.n_motions, cfg.fps,
+                                       spec_augment=cfg.spec_augment and not frozen)[1]
 
     def forward(self, motion: torch.Tensor, audio: torch.Tensor, valid_frames: torch.Tensor):
         """motion (B, 2n, D) normalised, audio (B, 2n * 640), valid_frames (B,) ->
         (weighted total loss, {term: value averaged over the two clips})."""
         cfg, model = self.config, self.generator
-        n, n_prev = cfg.n_motions, cfg.n_prev_motions
+        n, n_prev, spf = cfg.n_motions, cfg.n_prev_motions, SAMPLES_PER_FRAME
         batch, device = motion.shape[0], motion.device
         frames = torch.arange(n, device=device)
-        per_clip, prev_motion, prev_audio = [], None, None
+        gt = [motion[:, :n], motion[:, n:2 * n]]
+        wav = [audio[:, :n * spf], audio[:, n * spf:2 * n * spf]]
+        end_idx, truncated, gt_in, wav_in = [], [], [], []
         for clip in (0, 1):
-            gt = motion[:, clip * n:(clip + 1) * n]
-            wav = audio[:, clip * n * SAMPLES_PER_FRAME:(clip + 1) * n * SAMPLES_PER_FRAME]
-            end_idx = (valid_frames.to(device) - clip * n).clamp(0, n)
+            end = (valid_frames.to(device) - clip * n).clamp(0, n)
             truncate = torch.rand(batch, device=device) < (cfg.trunc_prob_clip0 if clip == 0 else cfg.trunc_prob_clip1)
             random_end = torch.randint(MIN_TRUNCATED_FRAMES, n, (batch,), device=device)
-            end_idx = torch.where(truncate, torch.minimum(end_idx, random_end), end_idx)
-            keep = frames < end_idx.unsqueeze(1)  # (B, n)
-            gt_in = gt * keep.unsqueeze(-1)
-            wav_in = wav * keep.repeat_interleave(SAMPLES_PER_FRAME, dim=1)
-            audio_feat = self.encode_audio(wav_in)  # (B, n, d)
+            end = torch.where(truncate, torch.minimum(end, random_end), end)
+            keep = frames < end.unsqueeze(1)  # (B, n)
+            end_idx.append(end)
+            truncated.append(truncate)
+            gt_in.append(gt[clip] * keep.unsqueeze(-1))
+            wav_in.append(wav[clip] * keep.repeat_interleave(spf, dim=1))
+        features = self.encode_audio(torch.cat(wav_in))  # (2B, n, hidden): both clips, one call
+        # Clip 1's conditions: clip 0's full ground truth and audio features, detached.
+        prev_hidden = features[:batch, -n_prev:].detach()
+        if bool(truncated[0].any()):
+            with torch.no_grad():
+                full = self.encode_audio(wav[0][truncated[0]])
+            prev_hidden = prev_hidden.clone()
+            prev_hidden[truncated[0]] = full[:, -n_prev:].to(prev_hidden.dtype)
+        audio_feat = model.project_audio(features)
+        with torch.no_grad():
+            prev_audio1 = model.project_audio(prev_hidden)
+        prev_motion = torch.cat([model.start_motion_feat.expand(batch, -1, -1), gt[0][:, -n_prev:]])
+        prev_audio = torch.cat([model.start_audio_feat.expand(batch, -1, -1), prev_audio1])
 
-            if clip == 0:
-                prev_motion_in = model.start_motion_feat.expand(batch, -1, -1)
-                prev_audio_in = model.start_audio_feat.expand(batch, -1, -1)
-            else:
-                prev_motion_in, prev_audio_in = prev_motion, prev_audio
-
-            dropped = torch.rand(batch, device=device) < cfg.null_audio_prob
-            condition = torch.where(dropped.view(-1, 1, 1), model.null_audio_feat.expand_as(audio_feat), audio_feat)
-            step = torch.randint(1, cfg.n_diff_steps + 1, (batch,), device=device)
-            alpha_bar = model.diffusion_sched.alpha_bars[step].view(-1, 1, 1)
-            noisy = alpha_bar.sqrt() * gt_in + (1 - alpha_bar).sqrt() * torch.randn_like(gt_in)
-            prediction = model.denoising_net(noisy, condition, prev_motion_in, prev_audio_in, step, cfg.pe_variant)
-            per_clip.append(clip_losses(gt_in, prediction.float(), prev_motion_in if clip else None,
-                                        is_starting_clip=clip == 0, end_idx=end_idx))
-
-            if clip == 0:  # clip 1's conditions: clip 0's full ground truth and audio, detached
-                prev_motion = gt[:, -n_prev:]
-                if bool(truncate.any()):
-                    with torch.no_grad():
-                        audio_feat = self.encode_audio(wav)
-                prev_audio = audio_feat[:, -n_prev:].detach()
+        target = torch.cat(gt_in)
+        dropped = torch.rand(2 * batch, device=device) < cfg.null_audio_prob
+        condition = torch.where(dropped.view(-1, 1, 1), model.null_audio_feat.expand_as(audio_feat), audio_feat)
+        step = torch.randint(1, cfg.n_diff_steps + 1, (2 * batch,), device=device)
+        alpha_bar = model.diffusion_sched.alpha_bars[step].view(-1, 1, 1)
+        noisy = alpha_bar.sqrt() * target + (1 - alpha_bar).sqrt() * torch.randn_like(target)
+        prediction = model.denoising_net(noisy, condition, prev_motion, prev_audio, step, cfg.pe_variant).float()
+        per_clip = [clip_losses(gt_in[clip], prediction[clip * batch:(clip + 1) * batch],
+                                gt[0][:, -n_prev:] if clip else None, is_starting_clip=clip == 0,
+                                end_idx=end_idx[clip]) for clip in (0, 1)]
         terms = average_clips(per_clip)
         return weighted_total(terms), terms
