@@ -338,7 +338,7 @@ def test_killed_run_restarted_gives_the_same_files_and_a_broken_clip_is_remade(v
     assert files(tmp_path / "again") == files(tmp_path / "whole")
     broken = clip_path(tmp_path / "again", "two__shot02")
     broken.write_bytes(broken.read_bytes()[:-1000])
-    with pytest.raises(ValueError, match="two__shot02.safetensors' could not be read as a clip file"):
+    with pytest.raises(ValueError, match="two__shot02.safetensors' could not be read .*truncated"):
         read_clip(broken)
     lines.clear()
     prepare_dataset(source, tmp_path / "again", liveportrait_dir, report=lines.append, **kwargs)
