@@ -142,3 +142,25 @@ def test_init_whose_pickle_runs_code_is_refused(tmp_path, monkeypatch, capsys):
     assert "evil.pt" in capsys.readouterr().err
     assert not marker.exists()
     assert not (tmp_path / "run" / CONFIG_FILENAME).exists()
+
+
+def test_cached_features_give_the_live_loss():
+    from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.training import TwoClipObjective
+    from joyvasa.training.trainer import set_trainable
+
+    config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, audio_training="frozen", trunc_prob_clip0=0.0,
+                         trunc_prob_clip1=0.0)
+    torch.manual_seed(0)
+    generator = build_generator(config, tiny_audio_encoder())
+    set_trainable(generator, "frozen")
+    objective = TwoClipObjective(generator, config)
+    batch = {"motion": torch.randn(3, 50, 70), "audio": 0.1 * torch.randn(3, 50 * 640),
+             "valid_frames": torch.full((3,), 50)}
+    with torch.no_grad():
+        hidden = audio_hidden_states(generator.audio_encoder, batch["audio"].view(6, -1), 25, 25)[1]
+    torch.manual_seed(1)
+    live = objective(**batch)[0]
+    torch.manual_seed(1)
+    cached = objective(**batch, features=hidden.view(3, 2, 25, -1))[0]
+    torch.testing.assert_close(cached, live)

@@ -63,6 +63,14 @@ def test_same_seed_same_weights_and_a_log_header_after_an_early_kill(data_dir, t
     assert not torch.equal(different["denoising_net.feature_proj.weight"], first["denoising_net.feature_proj.weight"])
 
 
+def test_frozen_feature_cache_with_gradient_accumulation(data_dir, tmp_path):
+    path = train(config(2, audio_training="frozen", feature_cache=True, accumulate_steps=2, ema_decay=0.0),
+                 data_dir, tmp_path / "run", audio_encoder=tiny_audio_encoder(), progress=False)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(cell != "nan" for cell in rows[-1].split(","))
+    assert torch.load(path, weights_only=False)["args"].train_config["accumulate_steps"] == 2
+
+
 def test_init_from_a_checkpoint_fine_tunes_it(data_dir, tmp_path):
     first = train(config(3), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
     second = train(config(2), data_dir, tmp_path / "b", init=first, progress=False)

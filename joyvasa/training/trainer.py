@@ -32,6 +32,7 @@ from joyvasa.motion.loading import load_motion_generator
 from .checkpointing import last_checkpoint, load_resume_state, save_checkpoint
 from .config import TrainConfig, merge_for_resume, stored_config
 from .dataset import ClipSampler
+from .feature_cache import FeatureCache
 from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
 
@@ -220,6 +221,9 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     params = set_trainable(generator, config.audio_training)
     generator.to(device)
     objective = TwoClipObjective(generator, config)
+    batches_from = train_data
+    if config.feature_cache:  # frozen encoder: every window encoded once
+        batches_from = FeatureCache(train_data, generator.audio_encoder, config.n_motions, config.fps, device)
     if config.compile:
         generator.denoising_net.compile()
     optimizer = make_optimizer(params, config, device)
@@ -262,7 +266,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     started = time.perf_counter()
     end_step = config.max_steps if stop_after is None else min(stop_after, config.max_steps)
     while step < end_step:
-        batches = [{k: v.to(device) for k, v in train_data.sample_batch(config.batch_size, data_rng).items()}
+        batches = [{k: v.to(device) for k, v in batches_from.sample_batch(config.batch_size, data_rng).items()}
                    for _ in range(config.accumulate_steps)]
         loss, terms = optimisation_step(model, batches, optimizer, params, config.grad_clip, autocast)
         scheduler.step()
