@@ -144,6 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--size", default="released", choices=("released", "small", "tiny"))
     p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--audio-training", default="finetune", choices=("finetune", "frozen"),
+                   help="encoder mode of the side-by-side runs")
     p.add_argument("--steps", type=int, default=3, help="timed rounds (after 1 warm-up round)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference-style step")
     p.add_argument("--no-frozen", action="store_true", help="skip the frozen-encoder runs")
@@ -157,31 +159,37 @@ def main(argv=None) -> int:
     from joyvasa.training import TrainConfig, build_generator
 
     device = torch.device(args.device)
-    config = TrainConfig(size=args.size, batch_size=args.batch_size, bf16=not args.no_bf16, compile=args.compile)
+    config = TrainConfig(size=args.size, batch_size=args.batch_size, bf16=not args.no_bf16, compile=args.compile,
+                         audio_training=args.audio_training)
     torch.manual_seed(0)
     generator = build_generator(config, build_audio_encoder(config.audio_model, random_init=True))
     batch = _synthetic_batch(config, args.batch_size, device)
-    print(f"size {args.size}, device {device}, batch {args.batch_size} (8 s crops), threads {torch.get_num_threads()}, "
-          f"CPU flags: {cpu_flags()}")
+    mode = args.audio_training
+    print(f"size {args.size}, device {device}, batch {args.batch_size} (8 s crops), audio {mode}, "
+          f"threads {torch.get_num_threads()}, CPU flags: {cpu_flags()}")
 
-    runs = {"ours (finetune)": _Run(config, copy.deepcopy(generator), device)}
+    ours, reference = f"ours ({mode})", f"reference ({mode})"
+    runs = {ours: _Run(config, copy.deepcopy(generator), device)}
     if not args.no_reference:
-        runs["reference (finetune)"] = _Run(config, copy.deepcopy(generator), device, reference=True)
+        runs[reference] = _Run(config, copy.deepcopy(generator), device, reference=True)
     if args.profile:
-        _profile(runs["ours (finetune)"], batch)
+        _profile(runs[ours], batch)
     results = _timed(runs, batch, args.steps)
     if not args.no_frozen:
         frozen = config.replace(audio_training="frozen")
-        frozen_runs = {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device),
-                       "ours (frozen, feature cache)": _Run(frozen.replace(feature_cache=True),
-                                                            copy.deepcopy(generator), device)}
-        cached = dict(batch, features=_cached_features(frozen_runs["ours (frozen)"].generator, frozen, batch))
+        frozen_runs = {} if mode == "frozen" else {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device)}
+        frozen_runs["ours (frozen, feature cache)"] = _Run(frozen.replace(feature_cache=True),
+                                                           copy.deepcopy(generator), device)
+        cached = dict(batch, features=_cached_features(copy.deepcopy(generator), frozen, batch))
         for name, run in frozen_runs.items():
             results.update(_timed({name: run}, cached if "cache" in name else batch, args.steps))
     _print_table(results, args.batch_size)
-    if "reference (finetune)" in results:
-        ratio = results["reference (finetune)"][0] / results["ours (finetune)"][0]
+    if reference in results:
+        ratio = results[reference][0] / results[ours][0]
         print(f"ours is {ratio:.2f}x the reference's speed (median step time, interleaved)")
+    if "ours (frozen, feature cache)" in results and "ours (frozen)" in results:
+        ratio = results["ours (frozen)"][0] / results["ours (frozen, feature cache)"][0]
+        print(f"feature cache: {ratio:.2f}x the frozen step's speed")
     if device.type == "cuda":
         big = _timed({"ours (finetune)": _Run(config.replace(batch_size=16), copy.deepcopy(generator), device)},
                      _synthetic_batch(config, 16, device), args.steps)
