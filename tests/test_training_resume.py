@@ -25,17 +25,50 @@ def data_dir(tmp_path_factory):
     return root
 
 
+def _log_without_seconds(run_dir):
+    lines = (run_dir / "log.csv").read_text().splitlines()
+    column = lines[0].split(",").index("seconds")
+    return [[cell for i, cell in enumerate(line.split(",")) if i != column] for line in lines]
+
+
 def test_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
     straight = train(config(6), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
     train(config(6), data_dir, tmp_path / "b", audio_encoder=tiny_audio_encoder(), progress=False, stop_after=4)
     assert last_checkpoint(tmp_path / "b").name == "step_0000004.pt"
+    # Killed after the checkpoint: a row of step 5 reached the log before the process died.
+    with open(tmp_path / "b" / "log.csv", "a") as log:
+        log.write("5,1e-3,9.9" + ",0" * (len(_log_without_seconds(tmp_path / "a")[0]) - 2) + "\n")
     resumed = train(config(6), data_dir, tmp_path / "b", progress=False)  # no encoder given: from the checkpoint
     a, b = torch.load(straight, weights_only=False), torch.load(resumed, weights_only=False)
     assert a["iter"] == b["iter"] == 6
     for key, value in a["model"].items():
         torch.testing.assert_close(b["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
-    steps = [line.split(",")[0] for line in (tmp_path / "b" / "log.csv").read_text().splitlines()[1:]]
-    assert steps == ["1", "2", "3", "4", "5", "6"]
+    log = _log_without_seconds(tmp_path / "b")
+    assert log == _log_without_seconds(tmp_path / "a")  # header and every term
+    assert [row[0] for row in log[1:]] == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_same_seed_same_weights_and_a_log_header_after_an_early_kill(data_dir, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "log.csv").write_text("")  # killed before its first row was flushed
+    runs = [train(config(2, seed=5), data_dir, tmp_path / name, audio_encoder=tiny_audio_encoder(), progress=False)
+            for name in ("a", "b")]
+    first, second = (torch.load(path, weights_only=False)["model"] for path in runs)
+    for key, value in first.items():
+        assert torch.equal(second[key], value), key
+    assert (tmp_path / "a" / "log.csv").read_text().startswith("step,lr,loss,")
+    other = train(config(2, seed=6), data_dir, tmp_path / "c", audio_encoder=tiny_audio_encoder(),
+                  progress=False)
+    different = torch.load(other, weights_only=False)["model"]
+    assert not torch.equal(different["denoising_net.feature_proj.weight"], first["denoising_net.feature_proj.weight"])
+
+
+def test_frozen_feature_cache_with_gradient_accumulation(data_dir, tmp_path):
+    path = train(config(2, audio_training="frozen", feature_cache=True, accumulate_steps=2, ema_decay=0.0),
+                 data_dir, tmp_path / "run", audio_encoder=tiny_audio_encoder(), progress=False)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(cell != "nan" for cell in rows[-1].split(","))
+    assert torch.load(path, weights_only=False)["args"].train_config["accumulate_steps"] == 2
 
 
 def test_init_from_a_checkpoint_fine_tunes_it(data_dir, tmp_path):

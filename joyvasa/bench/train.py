@@ -1,70 +1,230 @@
-"""Training step time and samples per second at a model size (the released one by default).
+"""Training step time: ours beside a reference-style step, fine-tuned vs frozen encoder.
 
-    python -m joyvasa.bench.train [--device cuda] [--size released] [--batch-size 16]
-        [--audio-training finetune|frozen] [--steps 5]
+    python -m joyvasa.bench.train [--device cuda] [--size released] [--batch-size 2]
+        [--steps 3] [--no-reference] [--no-frozen] [--compile] [--profile]
 
-Synthetic batches (random audio and motion) through the full two-clip
-objective, backward pass, clipping and AdamW step, with a randomly initialised
-HuBERT-base (the released encoder's shape). A sample is one 2 x n_motions crop
-(8 s at the released size). No data or weights are needed.
+Synthetic batches (random audio and motion; a sample is one 2 x n_motions crop, 8 s at
+the released size) through the full two-clip objective, backward, clipping and the
+optimiser step, with a randomly initialised HuBERT-base (the released encoder's shape).
+No data or weights are needed.
+
+The *reference* step is written from upstream's ``train.py`` as described in
+joyvasa-upstream.md section 6: each clip encoded and denoised on its own, one truncation
+draw per batch and clip, clip 0's full audio re-encoded under no_grad when it was
+truncated, HuBERT's CNN frozen with transformers' switch, eager attention, SpecAugment,
+Adam (PyTorch's default per-parameter loop) and gradient clipping, fp32. The reference and
+ours run interleaved, step by step, on copies of the same weights, so a shared or noisy
+machine slows both alike and the ratio is measured, not remembered.
+
+Then ours with a frozen encoder, and with the frozen-encoder feature cache (the batch
+carries the two windows' features; truncated windows are still encoded live), and, on a
+GPU, samples per second at batch 16.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import statistics
 import time
 
 import torch
+
+
+def reference_step(generator, config, batch, optimizer, params):
+    """One upstream-style two-clip step (see the module notes); returns the loss."""
+    from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.training.dataset import SAMPLES_PER_FRAME
+    from joyvasa.training.losses import average_clips, clip_losses, weighted_total
+
+    n, n_prev, spf = config.n_motions, config.n_prev_motions, SAMPLES_PER_FRAME
+    motion, audio = batch["motion"], batch["audio"]
+    size = motion.shape[0]
+
+    def encode(wav):
+        return generator.project_audio(audio_hidden_states(generator.audio_encoder, wav, n, config.fps,
+                                                           spec_augment=True)[1])
+
+    per_clip, prev_motion, prev_audio = [], None, None
+    for clip in (0, 1):
+        gt = motion[:, clip * n:(clip + 1) * n]
+        wav = audio[:, clip * n * spf:(clip + 1) * n * spf]
+        end = n
+        if float(torch.rand(())) < (config.trunc_prob_clip0 if clip == 0 else config.trunc_prob_clip1):
+            end = int(torch.randint(1, n, ()))  # one draw for the whole batch, as upstream
+        keep = (torch.arange(n) < end).to(motion.device)
+        gt_in, wav_in = gt * keep.view(1, -1, 1), wav * keep.repeat_interleave(spf).view(1, -1)
+        audio_feat = encode(wav_in)
+        if clip == 0:
+            prev_motion_in = generator.start_motion_feat.expand(size, -1, -1)
+            prev_audio_in = generator.start_audio_feat.expand(size, -1, -1)
+        else:
+            prev_motion_in, prev_audio_in = prev_motion, prev_audio
+        dropped = torch.rand(size, device=motion.device) < config.null_audio_prob
+        condition = torch.where(dropped.view(-1, 1, 1), generator.null_audio_feat.expand_as(audio_feat), audio_feat)
+        step = torch.randint(1, config.n_diff_steps + 1, (size,), device=motion.device)
+        alpha_bar = generator.diffusion_sched.alpha_bars[step].view(-1, 1, 1)
+        noisy = alpha_bar.sqrt() * gt_in + (1 - alpha_bar).sqrt() * torch.randn_like(gt_in)
+        prediction = generator.denoising_net(noisy, condition, prev_motion_in, prev_audio_in, step, config.pe_variant)
+        end_idx = torch.full((size,), end, device=motion.device)
+        per_clip.append(clip_losses(gt_in, prediction, prev_motion_in if clip else None,
+                                    is_starting_clip=clip == 0, end_idx=end_idx))
+        if clip == 0:
+            prev_motion = gt[:, -n_prev:]
+            if end < n:
+                with torch.no_grad():
+                    audio_feat = encode(wav)
+            prev_audio = audio_feat[:, -n_prev:].detach()
+    loss = weighted_total(average_clips(per_clip))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=False)
+    optimizer.step()
+    return loss
+
+
+def _synthetic_batch(config, batch_size: int, device, seed: int = 0) -> dict:
+    from joyvasa.training.dataset import SAMPLES_PER_FRAME
+
+    g = torch.Generator().manual_seed(seed)
+    span = 2 * config.n_motions
+    return {"motion": torch.randn(batch_size, span, config.motion_feat_dim, generator=g).to(device),
+            "audio": (0.1 * torch.randn(batch_size, span * SAMPLES_PER_FRAME, generator=g)).to(device),
+            "valid_frames": torch.full((batch_size,), span, device=device)}
+
+
+class _Run:
+    """A generator, its trainable parameters and optimiser, stepping our way or the reference way."""
+
+    def __init__(self, config, generator, device, reference: bool = False):
+        from joyvasa.training import TwoClipObjective
+        from joyvasa.training.trainer import autocast_for, make_optimizer, set_trainable
+
+        self.config, self.generator, self.reference, self.device = config, generator, reference, device
+        self.params = set_trainable(generator, config.audio_training)
+        generator.to(device)
+        if reference:
+            self.optimizer = torch.optim.Adam(self.params, lr=config.lr, foreach=False)
+        else:
+            self.objective = TwoClipObjective(generator, config)
+            self.optimizer = make_optimizer(self.params, config, device)
+            self.autocast = autocast_for(device, config.bf16)
+            if config.compile:
+                generator.denoising_net.compile()
+
+    def step(self, batch) -> tuple[float, float]:
+        from joyvasa.training.trainer import optimisation_step
+
+        start = time.perf_counter()
+        if self.reference:
+            loss = reference_step(self.generator, self.config, batch, self.optimizer, self.params)
+        else:
+            loss = optimisation_step(self.objective, [batch], self.optimizer, self.params, self.config.grad_clip,
+                                     self.autocast)[0]
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start, float(loss.detach())
+
+
+def _timed(runs: dict, batch, steps: int) -> dict:
+    """Warm-up once each, then ``steps`` rounds in which every run steps once (interleaved)."""
+    times = {name: [] for name in runs}
+    losses = {name: [] for name in runs}
+    for round_index in range(steps + 1):
+        for name, run in runs.items():
+            seconds, loss = run.step(batch)
+            if round_index:
+                times[name].append(seconds)
+                losses[name].append(loss)
+    return {name: (statistics.median(times[name]), min(times[name]), statistics.mean(losses[name])) for name in runs}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m joyvasa.bench.train")
     p.add_argument("--device", default="cpu")
     p.add_argument("--size", default="released", choices=("released", "small", "tiny"))
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--audio-training", default="finetune", choices=("finetune", "frozen"))
-    p.add_argument("--steps", type=int, default=5, help="timed steps (after 1 warm-up step)")
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--audio-training", default="finetune", choices=("finetune", "frozen"),
+                   help="encoder mode of the side-by-side runs")
+    p.add_argument("--steps", type=int, default=3, help="timed rounds (after 1 warm-up round)")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference-style step")
+    p.add_argument("--no-frozen", action="store_true", help="skip the frozen-encoder runs")
+    p.add_argument("--compile", action="store_true", help="torch.compile our denoiser")
     p.add_argument("--no-bf16", action="store_true")
+    p.add_argument("--profile", action="store_true", help="print the top operators of one of our steps")
     args = p.parse_args(argv)
 
     from joyvasa.audio import build_audio_encoder
-    from joyvasa.training import TrainConfig, TwoClipObjective, build_generator
-    from joyvasa.training.dataset import SAMPLES_PER_FRAME
-    from joyvasa.training.trainer import optimisation_step, set_trainable
+    from joyvasa.bench.machine import cpu_flags
+    from joyvasa.training import TrainConfig, build_generator
 
     device = torch.device(args.device)
-    config = TrainConfig(size=args.size, batch_size=args.batch_size, audio_training=args.audio_training,
-                         bf16=not args.no_bf16)
+    config = TrainConfig(size=args.size, batch_size=args.batch_size, bf16=not args.no_bf16, compile=args.compile,
+                         audio_training=args.audio_training)
+    torch.manual_seed(0)
     generator = build_generator(config, build_audio_encoder(config.audio_model, random_init=True))
-    params = set_trainable(generator, config.audio_training)
-    generator.to(device)
-    objective = TwoClipObjective(generator, config)
-    optimizer = torch.optim.AdamW(params, lr=config.lr)
-    span = 2 * config.n_motions
-    batch = {"motion": torch.randn(args.batch_size, span, config.motion_feat_dim, device=device),
-             "audio": 0.1 * torch.randn(args.batch_size, span * SAMPLES_PER_FRAME, device=device),
-             "valid_frames": torch.full((args.batch_size,), span, device=device)}
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and device.type == "cuda")
+    batch = _synthetic_batch(config, args.batch_size, device)
+    mode = args.audio_training
+    print(f"size {args.size}, device {device}, batch {args.batch_size} (8 s crops), audio {mode}, "
+          f"threads {torch.get_num_threads()}, CPU flags: {cpu_flags()}")
 
-    def step():
-        optimisation_step(objective, [batch], optimizer, params, config.grad_clip, autocast)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    step()  # warm-up
-    times = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    mean = sum(times) / len(times)
-    trainable = sum(p.numel() for p in params)
-    print(f"size {args.size}, device {device}, batch {args.batch_size}, audio {args.audio_training}, "
-          f"bf16 {config.bf16 and device.type == 'cuda'}, trainable params {trainable / 1e6:.1f} M")
-    print(f"step time {mean * 1000:.0f} ms (min {min(times) * 1000:.0f}), {args.batch_size / mean:.2f} samples/s")
+    ours, reference = f"ours ({mode})", f"reference ({mode})"
+    runs = {ours: _Run(config, copy.deepcopy(generator), device)}
+    if not args.no_reference:
+        runs[reference] = _Run(config, copy.deepcopy(generator), device, reference=True)
+    if args.profile:
+        _profile(runs[ours], batch)
+    results = _timed(runs, batch, args.steps)
+    if not args.no_frozen:
+        frozen = config.replace(audio_training="frozen")
+        frozen_runs = {} if mode == "frozen" else {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device)}
+        frozen_runs["ours (frozen, feature cache)"] = _Run(frozen.replace(feature_cache=True),
+                                                           copy.deepcopy(generator), device)
+        cached = dict(batch, features=_cached_features(copy.deepcopy(generator), frozen, batch))
+        for name, run in frozen_runs.items():
+            results.update(_timed({name: run}, cached if "cache" in name else batch, args.steps))
+    _print_table(results, args.batch_size)
+    if reference in results:
+        ratio = results[reference][0] / results[ours][0]
+        print(f"ours is {ratio:.2f}x the reference's speed (median step time, interleaved)")
+    if "ours (frozen, feature cache)" in results and "ours (frozen)" in results:
+        ratio = results["ours (frozen)"][0] / results["ours (frozen, feature cache)"][0]
+        print(f"feature cache: {ratio:.2f}x the frozen step's speed")
     if device.type == "cuda":
-        print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+        big = _timed({"ours (finetune)": _Run(config.replace(batch_size=16), copy.deepcopy(generator), device)},
+                     _synthetic_batch(config, 16, device), args.steps)
+        median = big["ours (finetune)"][0]
+        print(f"batch 16 on {torch.cuda.get_device_name(device)}: {1 / median:.2f} steps/s, "
+              f"{16 / median:.1f} samples/s; peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    else:
+        print("batch 16 on a GPU: unmeasured (no GPU here; run with --device cuda)")
     return 0
+
+
+def _cached_features(generator, config, batch) -> torch.Tensor:
+    """(B, 2, n, hidden): what the feature cache holds for the batch's two windows."""
+    from joyvasa.audio.encoder import audio_hidden_states
+
+    windows = batch["audio"].view(-1, batch["audio"].shape[1] // 2)
+    with torch.no_grad():
+        hidden = audio_hidden_states(generator.audio_encoder.eval(), windows, config.n_motions, config.fps)[1]
+    return hidden.view(batch["audio"].shape[0], 2, *hidden.shape[1:])
+
+
+def _print_table(results: dict, batch_size: int) -> None:
+    print(f"| step | median s | min s | samples/s | mean loss |")
+    print("|---|---|---|---|---|")
+    for name, (median, fastest, loss) in results.items():
+        print(f"| {name} | {median:.2f} | {fastest:.2f} | {batch_size / median:.2f} | {loss:.4f} |")
+
+
+def _profile(run, batch) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    run.step(batch)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run.step(batch)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
 
 
 if __name__ == "__main__":

@@ -56,9 +56,13 @@ class TwoClipObjective(nn.Module):
             return audio_hidden_states(encoder, audio, cfg.n_motions, cfg.fps,
                                        spec_augment=cfg.spec_augment and not frozen)[1]
 
-    def forward(self, motion: torch.Tensor, audio: torch.Tensor, valid_frames: torch.Tensor):
+    def forward(self, motion: torch.Tensor, audio: torch.Tensor, valid_frames: torch.Tensor,
+                features: torch.Tensor | None = None):
         """motion (B, 2n, D) normalised, audio (B, 2n * 640), valid_frames (B,) ->
-        (weighted total loss, {term: value averaged over the two clips})."""
+        (weighted total loss, {term: value averaged over the two clips}).
+
+        ``features`` (B, 2, n, hidden): the frozen encoder's features of the two whole
+        windows (:mod:`.feature_cache`); then only truncated windows are encoded here."""
         cfg, model = self.config, self.generator
         n, n_prev, spf = cfg.n_motions, cfg.n_prev_motions, SAMPLES_PER_FRAME
         batch, device = motion.shape[0], motion.device
@@ -76,9 +80,17 @@ class TwoClipObjective(nn.Module):
             truncated.append(truncate)
             gt_in.append(gt[clip] * keep.unsqueeze(-1))
             wav_in.append(wav[clip] * keep.repeat_interleave(spf, dim=1))
-        features = self.encode_audio(torch.cat(wav_in))  # (2B, n, hidden): both clips, one call
+        if features is None:
+            features = self.encode_audio(torch.cat(wav_in))  # (2B, n, hidden): both clips, one call
+            prev_hidden = features[:batch, -n_prev:].detach()
+        else:  # cached whole windows; clip 0's full-audio features need no second pass
+            prev_hidden = features[:, 0, -n_prev:]
+            features = torch.cat([features[:, 0], features[:, 1]]).clone()
+            live = torch.cat(truncated)
+            if bool(live.any()):
+                features[live] = self.encode_audio(torch.cat(wav_in)[live]).to(features.dtype)
+            truncated = [torch.zeros_like(truncated[0])]  # prev_hidden is already clip 0's full audio
         # Clip 1's conditions: clip 0's full ground truth and audio features, detached.
-        prev_hidden = features[:batch, -n_prev:].detach()
         if bool(truncated[0].any()):
             with torch.no_grad():
                 full = self.encode_audio(wav[0][truncated[0]])

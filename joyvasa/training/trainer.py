@@ -32,6 +32,7 @@ from joyvasa.motion.loading import load_motion_generator
 from .checkpointing import last_checkpoint, load_resume_state, prune_checkpoints, save_best, save_checkpoint
 from .config import TrainConfig, merge_for_resume, stored_config
 from .dataset import ClipSampler, training_batches
+from .feature_cache import FeatureCache
 from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
 from .watch import QUALITY_COLUMNS, RunWatch, evaluated_weights
@@ -222,6 +223,9 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     params = set_trainable(generator, config.audio_training)
     generator.to(device)
     objective = TwoClipObjective(generator, config)
+    batches_from = train_data
+    if config.feature_cache:  # frozen encoder: every window encoded once
+        batches_from = FeatureCache(train_data, generator.audio_encoder, config.n_motions, config.fps, device)
     if config.compile:
         generator.denoising_net.compile()
     optimizer = make_optimizer(params, config, device)
@@ -263,7 +267,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     started = time.perf_counter()
     end_step = config.max_steps if stop_after is None else min(stop_after, config.max_steps)
     # Batch i of the run is the same whoever makes it (see dataset.py): resuming at ``step`` goes on from there.
-    batch_stream = training_batches(train_data, config.batch_size, config.seed, dist_env.rank,
+    batch_stream = training_batches(batches_from, config.batch_size, config.seed, dist_env.rank,
                                     step * config.accumulate_steps, end_step * config.accumulate_steps,
                                     config.num_workers, pin_memory=device.type == "cuda")
     while step < end_step:

@@ -1,0 +1,166 @@
+"""The declared training config (flags, --config file, resume refusal), the objective's
+upstream pieces (SpecAugment, PE dropout, frozen CNN), sizes and safe --init."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from joyvasa.options import OptionError
+from joyvasa.training import TrainConfig, build_generator
+from joyvasa.training.cli import build_parser, main as train_main, resolve_config
+from joyvasa.training.config import CONFIG_FILENAME, merge_for_resume, stored_config
+from tests.recipe import manifest_keys
+from tests.training_data import tiny_audio_encoder
+
+
+def _args(tmp_path, *extra):
+    return build_parser().parse_args(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), *extra])
+
+
+def test_every_setting_has_a_flag_with_help_and_the_new_run_defaults():
+    text = build_parser().format_help()
+    for f in dataclasses.fields(TrainConfig):
+        assert "--" + f.name.replace("_", "-") in text, f.name
+        assert f.metadata["help"], f.name
+    config = TrainConfig()
+    assert config.pe_variant == "per_position" and config.pe_dropout == 0.1 and config.spec_augment
+
+
+def test_config_file_then_flags(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"lr": 0.001, "batch_size": 4, "trunc_prob_clip1": 0.2}))
+    config = resolve_config(_args(tmp_path, "--config", str(path), "--batch-size", "8"))
+    assert (config.lr, config.batch_size, config.trunc_prob_clip1) == (0.001, 8, 0.2)
+    path.write_text(json.dumps({"learning_rate": 0.001}))
+    with pytest.raises(OptionError, match="learning_rate"):
+        resolve_config(_args(tmp_path, "--config", str(path)))
+    with pytest.raises(OptionError, match="grad_clip"):
+        TrainConfig(grad_clip=-1.0)
+
+
+def test_resume_keeps_the_stored_config_and_refuses_a_contradiction(tmp_path):
+    (tmp_path / "run").mkdir()
+    TrainConfig(size="tiny", lr=0.001, log_every=5).write(tmp_path / "run")
+    assert stored_config(tmp_path / "run") == TrainConfig(size="tiny", lr=0.001, log_every=5)
+    config = resolve_config(_args(tmp_path, "--log-every", "7", "--lr", "0.001"))  # same lr, free log_every
+    assert (config.size, config.lr, config.log_every) == ("tiny", 0.001, 7)
+    with pytest.raises(OptionError, match=r"lr = 0\.0001 \(the run has 0\.001\)"):
+        resolve_config(_args(tmp_path, "--lr", "0.0001"))
+    assert train_main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--pe-dropout", "0.2",
+                       "--no-progress"]) == 2
+    with pytest.raises(OptionError, match="pe_dropout"):
+        merge_for_resume(TrainConfig(), {"pe_dropout": 0.3}, "x")
+
+
+def test_pe_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    generator = build_generator(TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, pe_dropout=0.5),
+                                tiny_audio_encoder())
+    net = generator.denoising_net
+    assert net.pe_dropout.p == 0.5
+    args = (torch.randn(2, 25, 70), torch.randn(2, 25, 32), torch.randn(2, 5, 70), torch.randn(2, 5, 32),
+            torch.tensor([3, 7]))
+    net.eval()
+    still = net(*args)
+    net.pe_dropout.p = 0.0
+    torch.testing.assert_close(net(*args), still)  # eval: the dropout changes nothing
+    net.train()
+    net.transformer.eval()  # only the PE dropout may act
+    net.pe_dropout.p = 0.5
+    assert not torch.allclose(net(*args), still)
+
+
+def test_spec_augment_mask_as_transformers_draws_it():
+    from joyvasa.audio.encoder import CHINESE_HUBERT_BASE_CONFIG, time_mask
+    from transformers import HubertConfig
+
+    config = HubertConfig(**CHINESE_HUBERT_BASE_CONFIG)
+    torch.manual_seed(3)
+    mask = time_mask(config, 6, 200)
+    for row in mask:  # two spans of 10 frames (possibly overlapping)
+        assert 10 < int(row.sum()) <= 20
+        starts = [i for i in range(200) if row[i] and (i == 0 or not row[i - 1])]
+        assert all(bool(row[s:s + 10].all()) for s in starts)
+    torch.manual_seed(3)
+    assert torch.equal(time_mask(config, 6, 200), mask)  # torch's stream: --seed covers it
+    assert time_mask(HubertConfig(**{**CHINESE_HUBERT_BASE_CONFIG, "mask_time_prob": 0.0}), 2, 200) is None
+
+
+def test_finetuning_keeps_the_cnn_out_of_the_graph_and_trains_masked_spec_embed():
+    from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.training.trainer import set_trainable
+
+    torch.manual_seed(0)
+    generator = build_generator(TrainConfig(size="tiny", n_motions=25, n_prev_motions=5), tiny_audio_encoder())
+    params = set_trainable(generator, "finetune")
+    encoder = generator.audio_encoder
+    assert encoder.training and not encoder.feature_extractor._requires_grad
+    assert encoder.masked_spec_embed.requires_grad and any(p is encoder.masked_spec_embed for p in params)
+    conv_out = encoder.feature_extractor(torch.randn(2, 16080))
+    assert not conv_out.requires_grad  # no backward through the CNN to the raw audio
+    hidden = audio_hidden_states(encoder, 0.1 * torch.randn(2, 16000), 25, spec_augment=True)[1]
+    hidden.square().mean().backward()
+    assert encoder.masked_spec_embed.grad is not None and encoder.masked_spec_embed.grad.abs().sum() > 0
+    assert all(p.grad is None for p in encoder.feature_extractor.parameters())
+
+
+def test_released_size_has_the_released_layout():
+    """Keys and shapes equal the published checkpoint's, so upstream's loader takes it."""
+    from joyvasa.audio import build_audio_encoder
+    from joyvasa.training.checkpointing import checkpoint_args
+
+    config = TrainConfig(motion_feat_dim=73)
+    generator = build_generator(config, build_audio_encoder(config.audio_model))
+    ours = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
+    released = {k["key"]: tuple(k["shape"]) for k in manifest_keys("motion_generator")}
+    released.pop("denoising_net.TE.pe")  # upstream pops the checkpoint's shorter table
+    ours.pop("denoising_net.TE.pe")
+    assert ours == released
+    assert "upstream" in checkpoint_args(generator, config).loadable_by
+    tiny = build_generator(TrainConfig(size="tiny", n_motions=25, n_prev_motions=5), tiny_audio_encoder())
+    assert "this project only" in checkpoint_args(tiny, TrainConfig(size="tiny")).loadable_by
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (exec, ("open(__import__('os').environ['JOYVASA_MARKER'], 'w').write('ran')",))
+
+
+def test_init_whose_pickle_runs_code_is_refused(tmp_path, monkeypatch, capsys):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("JOYVASA_MARKER", str(marker))
+    evil = tmp_path / "evil.pt"
+    torch.save({"args": _RunsCode(), "model": {}, "iter": 0}, evil)
+    from tests.training_data import write_synthetic_dataset
+
+    write_synthetic_dataset(tmp_path / "data", n_train=2, n_val=0, frames=60)
+    code = train_main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--init", str(evil),
+                       "--size", "tiny", "--max-steps", "1", "--no-progress"])
+    assert code == 2
+    assert "evil.pt" in capsys.readouterr().err
+    assert not marker.exists()
+    assert not (tmp_path / "run" / CONFIG_FILENAME).exists()
+
+
+def test_cached_features_give_the_live_loss():
+    from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.training import TwoClipObjective
+    from joyvasa.training.trainer import set_trainable
+
+    config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, audio_training="frozen", trunc_prob_clip0=0.0,
+                         trunc_prob_clip1=0.0)
+    torch.manual_seed(0)
+    generator = build_generator(config, tiny_audio_encoder())
+    set_trainable(generator, "frozen")
+    objective = TwoClipObjective(generator, config)
+    batch = {"motion": torch.randn(3, 50, 70), "audio": 0.1 * torch.randn(3, 50 * 640),
+             "valid_frames": torch.full((3,), 50)}
+    with torch.no_grad():
+        hidden = audio_hidden_states(generator.audio_encoder, batch["audio"].view(6, -1), 25, 25)[1]
+    torch.manual_seed(1)
+    live = objective(**batch)[0]
+    torch.manual_seed(1)
+    cached = objective(**batch, features=hidden.view(3, 2, 25, -1))[0]
+    torch.testing.assert_close(cached, live)
