@@ -138,6 +138,10 @@ class SourceOptions(_Checked):
         "(upstream's 1280); the output has that size. 0 = keep the full size (memory grows with it).",
         min=0, max=16384, step=16)
 
+    def crop_settings(self) -> dict:
+        """The keyword arguments of :func:`joyvasa.face.crop_source` / ``crop_face``: all but max_side."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "max_side"}
+
 
 @dataclass(frozen=True)
 class AudioOptions(_Checked):

@@ -96,7 +96,7 @@ def prepare_source(
     (InsightFace). The photo is first shrunk to ``options.max_side``. ``callback(done, total)``
     counts three steps: face found and cropped, appearance extracted, keypoints extracted.
     """
-    from joyvasa.face import box_from_mask, crop_source
+    from joyvasa.face import crop_face, face_box_of
     from joyvasa.face.image import shrink_to_max_side, to_rgb_tensor
     from joyvasa.liveportrait.keypoints import lip_normalization_delta
 
@@ -105,16 +105,10 @@ def prepare_source(
             callback(done, SOURCE_STEPS)
 
     image = to_rgb_tensor(image, "image")  # (H, W, 3) float32 0..1: the one check of the photo
-    if mask is not None:
-        if face_box is not None:
-            raise ValueError("face_box and mask: give one of them, not both.")
-        face_box = box_from_mask(mask, image.shape[:2])  # the mask's only use is its bounding box
+    face_box = face_box_of(mask, face_box, image.shape[:2])
     image, face_box = shrink_to_max_side(image, options.max_side, face_box)
-    crop = crop_source(
-        image, detector=options.detector, face_index=options.face_index, face_box=face_box,
-        crop_scale=options.crop_scale, vx_ratio=options.vx_ratio, vy_ratio=options.vy_ratio,
-        rotate=options.rotate, model_folders=model_folders,
-    )
+    # the settings were checked when ``options`` was built
+    crop = crop_face(image, face_box=face_box, model_folders=model_folders, **options.crop_settings())
     report(1)
     crop_256 = torch.as_tensor(crop.crop_256, dtype=torch.float32).permute(2, 0, 1)[None]  # (1, 3, 256, 256)
     feature_3d = renderer.extract_appearance(crop_256)

@@ -13,7 +13,7 @@ import torch
 
 from joyvasa import extract_motion as extract_motion_cli
 from joyvasa.data import clip_path, read_clip, read_split
-from joyvasa.face import FaceCropError, crop_source
+from joyvasa.face import FaceCropError
 from joyvasa.motion.motion import MOTION_KEYS, Motion
 from joyvasa.motion.template import MotionTemplate
 from joyvasa.training.prepare import prepare_dataset, split_ids
@@ -24,6 +24,7 @@ from joyvasa.video.motion import (
     motion_from_frames,
     track_crop_matrices,
 )
+from tests.face_crop import cropped
 from tests.liveportrait_files import weights_dir
 from tests.video_files import astronaut_frames, faceless_video, talking_video
 
@@ -66,7 +67,7 @@ def test_one_face_frame_is_cropped_exactly_as_the_inference_crop():
     matrices = track_crop_matrices(TensorFrames(frames, 25), VideoCropOptions(detector="mtcnn", detect_every=1,
                                                                                box_smoothing=0.0))
     for index in (0, 3):
-        expected = crop_source(frames[index], detector="mtcnn").M_o2c.numpy()
+        expected = cropped(frames[index], detector="mtcnn").M_o2c.numpy()
         np.testing.assert_allclose(matrices[index], expected, rtol=1e-5, atol=1e-3)
 
 

@@ -83,7 +83,7 @@ def video_crop_options(args) -> VideoCropOptions:
 
 
 def _crop_params(options: VideoCropOptions) -> dict:
-    return dict(scale=float(options.crop_scale), vx_ratio=float(options.vx_ratio), vy_ratio=float(options.vy_ratio))
+    return dict(crop_scale=float(options.crop_scale), vx_ratio=float(options.vx_ratio), vy_ratio=float(options.vy_ratio))
 
 
 def _nearest_face(faces, previous_box):
@@ -119,7 +119,8 @@ def track_crop_matrices(source: FrameSource, options: VideoCropOptions | None = 
             count += 1
         if first is None:
             raise VideoInputError(f"{source.name}: holds no frames.")
-        fixed = crop_source(first, detector=name, box=options.face_box, dsize=CROP_DSIZE, **_crop_params(options))
+        fixed = crop_source(first, detector=name, face_index=0, face_box=options.face_box, rotate=options.rotate,
+                            dsize=CROP_DSIZE, **_crop_params(options))
         return np.repeat(fixed.M_o2c.numpy()[None], count, axis=0)
 
     found_at, windows, searched = [], [], 0
