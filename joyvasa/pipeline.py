@@ -25,7 +25,7 @@ import torch
 
 from joyvasa.motion.loading import MotionGeneratorBundle
 from joyvasa.options import (
-    AUTO_PE_VARIANT, AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
+    AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
 )
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
@@ -155,13 +155,7 @@ def sample_motion(
         if callback is not None:
             callback(done, total)
 
-    generator = motion_generator.generator
-    pe_variant = generator.config.pe_variant if options.pe_variant == AUTO_PE_VARIANT else options.pe_variant
-    motion_norm = _sample(
-        generator, features, cfg_scale=options.cfg_scale, sampler=options.sampler,
-        steps=options.steps or None, seed=options.seed, pe_variant=pe_variant, timing=options.timing,
-        callback=on_step,
-    )
+    motion_norm = _sample(motion_generator.generator, features, callback=on_step, **options.sampling_settings())
     motion = motion_generator.template.decode(motion_norm, fps=features.fps, smoothing=options.smoothing)
     if not torch.isfinite(motion.exp).all():
         raise ValueError(

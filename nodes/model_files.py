@@ -169,8 +169,8 @@ def _check_download(download: str, repos: tuple[str, ...]) -> str:
 
 # -- LivePortrait ---------------------------------------------------------------
 
-def find_liveportrait_set(mode: str) -> tuple[Optional[dict], list[str]]:
-    """The first complete LivePortrait set of ``mode`` in the ``liveportrait`` folders.
+def find_liveportrait_set(kind: str) -> tuple[Optional[dict], list[str]]:
+    """The first complete LivePortrait set of ``kind`` in the ``liveportrait`` folders.
 
     The library knows the layouts (official, Kijai); this only walks ComfyUI's
     folders. Returns ({network: path} or None, the library's reasons per folder).
@@ -181,7 +181,7 @@ def find_liveportrait_set(mode: str) -> tuple[Optional[dict], list[str]]:
     reasons = []
     for root in _safe_roots(LIVEPORTRAIT_FOLDER):
         try:
-            files, _kind, _layout = find_liveportrait_files(root, mode)
+            files, _kind, _layout = find_liveportrait_files(root, kind)
         except CheckpointError as err:
             reasons.append(str(err))
             continue
@@ -189,7 +189,7 @@ def find_liveportrait_set(mode: str) -> tuple[Optional[dict], list[str]]:
     return None, reasons
 
 
-def resolve_liveportrait(mode: str, choices: dict[str, str], download: str = DOWNLOAD_OFF) -> dict[str, str]:
+def resolve_liveportrait(kind: str, choices: dict[str, str], download: str = DOWNLOAD_OFF) -> dict[str, str]:
     """Full paths of the five networks; ``auto`` entries are looked up (and downloaded from
     the repository ``download`` names, unless it is 'off').
 
@@ -200,11 +200,11 @@ def resolve_liveportrait(mode: str, choices: dict[str, str], download: str = DOW
     picked = {}
     for network, choice in choices.items():
         if choice and choice != AUTO:
-            check_slot_choice(network, mode, choice)
+            check_slot_choice(network, kind, choice)
             picked[network] = resolve_choice(LIVEPORTRAIT_FOLDER, choice)
     if all(network in picked for network in LIVEPORTRAIT_NETWORKS):
         return picked
-    found, reasons = find_liveportrait_set(mode)
+    found, reasons = find_liveportrait_set(kind)
     if found is None and all(network in picked for network in LIVEPORTRAIT_NETWORKS[:4]) and download == DOWNLOAD_OFF:
         # Only the stitching file is on auto and there is none: render without it
         # (the Render node says so if stitching is switched on).
@@ -212,15 +212,15 @@ def resolve_liveportrait(mode: str, choices: dict[str, str], download: str = DOW
     if found is None and download != DOWNLOAD_OFF:
         for network in LIVEPORTRAIT_NETWORKS:
             if network not in picked:
-                download_file(download, repo_file(download, network, mode), LIVEPORTRAIT_FOLDER)
-        found, reasons = find_liveportrait_set(mode)
+                download_file(download, repo_file(download, network, kind), LIVEPORTRAIT_FOLDER)
+        found, reasons = find_liveportrait_set(kind)
     if found is None:
         roots = folder_roots(LIVEPORTRAIT_FOLDER)
         detail = f" ({reasons[0]})" if reasons and "incomplete" in reasons[0] else ""
         raise ModelFileMissing(
-            f"No complete set of LivePortrait ({mode}) weights was found in the "
+            f"No complete set of LivePortrait ({kind}) weights was found in the "
             f"'{LIVEPORTRAIT_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){detail}. "
-            f"Download them with:  {download_command_liveportrait(mode, roots[0] if roots else None)}  "
+            f"Download them with:  {download_command_liveportrait(kind, roots[0] if roots else None)}  "
             "(or the .safetensors of Kijai/LivePortrait_safetensors), "
             "or set 'download' on the Load LivePortrait node to fetch them automatically."
         )

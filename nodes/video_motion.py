@@ -13,7 +13,8 @@ from comfy_api.latest import io
 from joyvasa.options import AudioOptions, SourceOptions
 
 from . import types
-from .runtime import after_heavy_work, progress_for
+from .models import loads_models
+from .runtime import progress_for
 from .widgets import inputs_for, options_from
 
 
@@ -56,6 +57,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, frames_fps, detect_every, box_smoothing, frames=None, video=None, face_box="",
                 **values) -> io.NodeOutput:
         from joyvasa.face import parse_face_box
@@ -74,7 +76,6 @@ class ExtractMotionFromVideo(io.ComfyNode):
                                    vx_ratio=crop.vx_ratio, vy_ratio=crop.vy_ratio, rotate=crop.rotate,
                                    detect_every=int(detect_every), box_smoothing=float(box_smoothing),
                                    model_folders=model_files.insightface_folders())
-        motion = motion_from_frames(liveportrait.ready(), frames, float(frames_fps), options, target_fps=float(motion_fps),
+        motion = motion_from_frames(liveportrait, frames, float(frames_fps), options, target_fps=float(motion_fps),
                                     progress=progress_for(cls))
-        after_heavy_work()
         return io.NodeOutput(motion)

@@ -12,14 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from joyvasa import checkpoints
-from joyvasa.audio import (
-    audio_encoder_state,
-    build_audio_encoder,
-    encode_audio_window,
-    load_audio_encoder_dir,
-    load_audio_encoder_state,
-    normalise_audio_encoder_keys,
-)
+from joyvasa.audio import audio_encoder_state, build_audio_encoder, encode_audio_window, load_audio_encoder_dir
+from joyvasa.audio import load_audio_encoder_state, normalise_audio_encoder_keys
 from tests.recipe import assert_close_golden, load_golden, recipe_state_dict
 
 POS_CONV = "encoder.pos_conv_embed.conv."  # inside the encoder; "audio_encoder." in the checkpoint

@@ -47,14 +47,8 @@ def arguments(settings: dict, stitching_mlp) -> dict:
     return kwargs
 
 
-@pytest.fixture(scope="module")
-def source():
-    return golden_source_kp_info()
-
-
-@pytest.fixture(scope="module")
-def motion():
-    return golden_driving_motion()
+source = pytest.fixture(golden_source_kp_info, scope="module", name="source")
+motion = pytest.fixture(golden_driving_motion, scope="module", name="motion")
 
 
 @pytest.fixture(scope="module")

@@ -29,14 +29,8 @@ from joyvasa.liveportrait.stitching_retargeting_network import (
 from tests.recipe import assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden, recipe_state_dict
 
 
-@pytest.fixture(scope="module")
-def source():
-    return golden_source_kp_info()
-
-
-@pytest.fixture(scope="module")
-def motion():
-    return golden_driving_motion()
+source = pytest.fixture(golden_source_kp_info, scope="module", name="source")
+motion = pytest.fixture(golden_driving_motion, scope="module", name="motion")
 
 
 @pytest.fixture(scope="module")

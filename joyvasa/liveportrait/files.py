@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from joyvasa.model_files import LIVEPORTRAIT_NETWORKS as LIVEPORTRAIT_PARTS  # the five files, one definition
-from joyvasa.model_files import MODES as KINDS  # ("human", "animal")
+from joyvasa.model_files import KINDS  # ("human", "animal")
 
 from ..checkpoints import CheckpointError
 
