@@ -29,10 +29,15 @@ JOYVASA_FOLDER = "joyvasa"
 AUDIO_ENCODER_FOLDERS = (JOYVASA_FOLDER, "audio_encoders")
 INSIGHTFACE_FOLDER = "insightface"  # never downloaded (non-commercial licence); only looked for
 
+# The weight formats joyvasa.checkpoints reads; every list of extensions below is made from them.
+SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
+TORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")  # PyTorch files, opened with weights_only
+WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + TORCH_SUFFIXES
+LIVEPORTRAIT_EXTENSIONS = TORCH_SUFFIXES[:2] + SAFETENSORS_SUFFIXES  # official .pth, Kijai's .safetensors; lookup order
+MOTION_GENERATOR_EXTENSIONS = LIVEPORTRAIT_EXTENSIONS + (".ckpt",)
 TEMPLATE_EXTENSIONS = (".pkl",)
-MOTION_GENERATOR_EXTENSIONS = (".pt", ".pth", ".ckpt", ".safetensors", ".sft")
 MODEL_FOLDER_EXTENSIONS = {
-    LIVEPORTRAIT_FOLDER: {".safetensors", ".sft", ".pth", ".pt"},
+    LIVEPORTRAIT_FOLDER: set(LIVEPORTRAIT_EXTENSIONS),
     JOYVASA_FOLDER: {*MOTION_GENERATOR_EXTENSIONS, *TEMPLATE_EXTENSIONS},
 }
 

@@ -158,7 +158,7 @@ class AudioOptions(_Checked):
 class SampleOptions(_Presettable):
     preset: str = preset_setting("custom: use cfg_scale below. Any other preset sets cfg_scale as that preset "
                                  "does (see the README's preset table).")
-    cfg_scale: float = setting(2.0, "Classifier-free guidance on the audio: higher follows the speech "
+    cfg_scale: float = setting(DRIVING_PRESETS["recommended"]["cfg_scale"], "Classifier-free guidance on the audio: higher follows the speech "
                                     "more strongly (upstream: 2.0 README, 2.8 CLI, 4.0 app).",
                                min=0.0, max=10.0, step=0.1)
     sampler: str = setting("ddpm", "ddpm: all diffusion steps (upstream, faithful). ddim: deterministic, "

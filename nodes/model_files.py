@@ -27,6 +27,7 @@ from joyvasa.model_files import (  # noqa: F401  (re-exported for the loader nod
     MOTION_TEMPLATE_CANDIDATES,
     MOTION_TEMPLATE_FILE,
     NONE,
+    WEIGHT_SUFFIXES,
     DownloadItem,
     ModelFileMissing,
     check_slot_choice,
@@ -114,7 +115,7 @@ def list_audio_encoders() -> list[str]:
                 if "config.json" in filenames and dirpath != root:
                     found.add(f"{key}/{os.path.relpath(dirpath, root)}".replace(os.sep, "/"))
     try:
-        found.update(f"audio_encoders/{name}" for name in list_files("audio_encoders", (".safetensors", ".bin", ".pt", ".pth")))
+        found.update(f"audio_encoders/{name}" for name in list_files("audio_encoders", WEIGHT_SUFFIXES))
     except Exception:  # no audio_encoders key in this ComfyUI
         pass
     return sorted(found)

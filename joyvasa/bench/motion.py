@@ -25,7 +25,7 @@ from joyvasa.motion.samplers import sample_ddpm
 from joyvasa.options import SampleOptions
 
 from .synthetic import RELEASED_MOTION_CONFIG, synthetic_motion_generator
-from .timing import Timings, header, parse_list, sync
+from .timing import SAMPLER_SPECS, Timings, header, parse_list, sync
 
 FEATURES = "features (HuBERT + projection)"
 REFERENCE_DDPM = "DDPM 50, uncached decoder (reference-style)"
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.motion", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--seconds", dest="motion_seconds", type=float, default=12.0, help="length of the synthetic clip")
-    parser.add_argument("--samplers", default="ddpm:50,ddim:25,ddim:10", help="sampler:steps list")
+    parser.add_argument("--samplers", default=SAMPLER_SPECS, help="sampler:steps list")
     parser.add_argument("--no-reference-motion", dest="reference_motion", action="store_false",
                         help="skip the upstream-style uncached DDPM run")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats per variant (median shown)")
