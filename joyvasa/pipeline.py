@@ -228,19 +228,19 @@ def render_frames(
     from joyvasa.face import paste_back
 
     options = options.resolved()
-    batch_size = options.frames_per_call(renderer.device)
+    frames_per_batch = options.frames_per_call(renderer.device)
     kp_driving = driving_keypoints(renderer, source, motion, options)  # (N, 21, 3)
     total = kp_driving.shape[0]
     original = source.image.to(renderer.device) if options.paste_back else None
-    for start in range(0, total, batch_size):
-        crops = renderer.warp_decode(source.feature_3d, source.x_s, kp_driving[start:start + batch_size])
+    for start in range(0, total, frames_per_batch):
+        crops = renderer.warp_decode(source.feature_3d, source.x_s, kp_driving[start:start + frames_per_batch])
         if options.paste_back:
             frames = paste_back(crops, original, source.crop.M_c2o)
         else:
             frames = crops.permute(0, 2, 3, 1)
         yield frames.float().cpu()
         if callback is not None:
-            callback(min(start + batch_size, total), total)
+            callback(min(start + frames_per_batch, total), total)
 
 
 def write_video(frame_batches, path, fps: float, audio=None) -> dict:
