@@ -28,7 +28,7 @@ import torch
 from joyvasa.face.crop import CROP_MODES
 from joyvasa.liveportrait.driving_presets import DRIVING_PRESETS
 from joyvasa.liveportrait.keypoints import ANIMATION_REGIONS, DRIVING_OPTIONS
-from joyvasa.motion.denoiser import PE_VARIANTS
+from joyvasa.motion.denoiser import CONSTANT_ROW, PE_VARIANTS, PER_POSITION
 from joyvasa.motion.motion import MODEL_FPS, UPSTREAM_SMOOTHING
 from joyvasa.motion.samplers import SAMPLERS
 from joyvasa.motion.windows import TIMINGS
@@ -169,9 +169,9 @@ class SampleOptions(_Presettable):
     smoothing: float = setting(UPSTREAM_SMOOTHING, "Smoothing of head pose, scale and position over time: 0 = none, "
                                      "0.99 = upstream (a calm head). The expression is never smoothed.",
                                min=0.0, max=0.999, step=0.001)
-    pe_variant: str = setting(AUTO_PE_VARIANT, "Positional encoding of the denoiser. auto: the one the "
-                                               "checkpoint was trained with (constant_row for the released "
-                                               "weights; models trained here record theirs). per_position is "
+    pe_variant: str = setting(AUTO_PE_VARIANT, f"Positional encoding of the denoiser. auto: the one the "
+                                               f"checkpoint was trained with ({CONSTANT_ROW} for the released "
+                                               f"weights; models trained here record theirs). {PER_POSITION} is "
                                                "upstream's later fix.", choices=(AUTO_PE_VARIANT, *PE_VARIANTS))
     timing: str = setting("aligned", "aligned: exactly fps x duration frames, lips in sync. upstream: "
                                      "upstream's count (3 extra frames, lips ~80 ms late).", choices=TIMINGS)
