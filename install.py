@@ -115,8 +115,8 @@ def model_folders(keys, models_dir: str | None) -> dict[str, list[str]]:
     return folders
 
 
-def download_models(modes: list[str], repo: str, models_dir: str | None) -> int:
-    plan = model_files.download_plan(modes, repo)
+def download_models(kinds: list[str], repo: str, models_dir: str | None) -> int:
+    plan = model_files.download_plan(kinds, repo)
     folders = model_folders(sorted({item.folder for item in plan}), models_dir)
     failed = []
     for item in plan:
@@ -147,8 +147,8 @@ def main(argv=None) -> int:
 
     status = 0 if args.no_requirements else install_requirements()
     if status == 0 and args.download_models:
-        modes = ["human"] + (["animal"] if args.animal else [])
-        status = download_models(modes, args.liveportrait_repo, args.models_dir)
+        kinds = ["human"] + (["animal"] if args.animal else [])
+        status = download_models(kinds, args.liveportrait_repo, args.models_dir)
     return status
 
 

@@ -17,14 +17,14 @@ import io
 import os
 import pathlib
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
 from typing import Iterable, Mapping
 
 import torch
 
-TORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
-SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
+from joyvasa.model_files import SAFETENSORS_SUFFIXES, TORCH_SUFFIXES  # the one list of formats
 
 # Classes a released checkpoint may legitimately contain besides tensors.
 # JoyVASA's motion generator stores its training options as an argparse.Namespace
@@ -68,16 +68,26 @@ def load_torch_file(path, allowed_globals: Iterable[type] = ()) -> object:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise CheckpointError(
-            f"Model file {_describe(path)} contains Python objects other than tensors "
-            f"({_first_line(err)}). It was not loaded, because loading it could run code "
-            "from the file. Use the official release of this file or its .safetensors "
-            "conversion."
+            f"Model file {_describe(path)} was not loaded: it contains Python objects other than "
+            f"tensors ({_refused_object(err)}), and loading it could run code from the file. Use the "
+            "official release of this file or its .safetensors conversion."
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise CheckpointError(
             f"Model file {_describe(path)} could not be read as a PyTorch checkpoint "
             f"({_first_line(err)}). It is probably truncated or corrupt: download it again."
         ) from None
+
+
+def _refused_object(err: Exception) -> str:
+    """What a refused pickle asked for, from PyTorch's message, without that message's
+    advice to load the file with weights_only=False (which would run its code)."""
+    text = str(err)
+    found = re.search(r"GLOBAL (\S+) was not an allowed global", text)
+    if found:
+        return f"it asks for {found.group(1)}"
+    found = re.search(r"WeightsUnpickler error: ([^\n]+?)(?:\.?\s*Please use|\n|$)", text)
+    return found.group(1).strip() if found else "an object that is not a tensor"
 
 
 def load_safetensors_file(path) -> dict[str, torch.Tensor]:

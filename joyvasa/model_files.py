@@ -29,17 +29,22 @@ JOYVASA_FOLDER = "joyvasa"
 AUDIO_ENCODER_FOLDERS = (JOYVASA_FOLDER, "audio_encoders")
 INSIGHTFACE_FOLDER = "insightface"  # never downloaded (non-commercial licence); only looked for
 
+# The weight formats joyvasa.checkpoints reads; every list of extensions below is made from them.
+SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
+TORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")  # PyTorch files, opened with weights_only
+WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + TORCH_SUFFIXES
+LIVEPORTRAIT_EXTENSIONS = TORCH_SUFFIXES[:2] + SAFETENSORS_SUFFIXES  # official .pth, Kijai's .safetensors; lookup order
+MOTION_GENERATOR_EXTENSIONS = LIVEPORTRAIT_EXTENSIONS + (".ckpt",)
 TEMPLATE_EXTENSIONS = (".pkl",)
-MOTION_GENERATOR_EXTENSIONS = (".pt", ".pth", ".ckpt", ".safetensors", ".sft")
 MODEL_FOLDER_EXTENSIONS = {
-    LIVEPORTRAIT_FOLDER: {".safetensors", ".sft", ".pth", ".pt"},
+    LIVEPORTRAIT_FOLDER: set(LIVEPORTRAIT_EXTENSIONS),
     JOYVASA_FOLDER: {*MOTION_GENERATOR_EXTENSIONS, *TEMPLATE_EXTENSIONS},
 }
 
 AUTO = "auto"
 NONE = "none"
 DOWNLOAD_OFF = "off"
-MODES = ("human", "animal")
+KINDS = ("human", "animal")  # LivePortrait weight kinds (the loader widget, liveportrait.files)
 
 LIVEPORTRAIT_NETWORKS = (
     "appearance_feature_extractor",
@@ -69,22 +74,22 @@ class ModelFileMissing(FileNotFoundError):
     """A model file is not in any configured folder; the message says how to get it."""
 
 
-# -- file names per repository, network and mode ---------------------------------------
+# -- file names per repository, network and kind ---------------------------------------
 
-def repo_file(repo: str, network: str, mode: str) -> str:
-    """Path of ``network``'s ``mode`` weights inside ``repo`` (kept on download, so the
+def repo_file(repo: str, network: str, kind: str) -> str:
+    """Path of ``network``'s ``kind`` weights inside ``repo`` (kept on download, so the
     file lands where the library's layout search looks)."""
     if network not in LIVEPORTRAIT_NETWORKS:
         raise ValueError(f"Unknown LivePortrait network '{network}'; expected one of {', '.join(LIVEPORTRAIT_NETWORKS)}.")
-    if mode not in MODES:
-        raise ValueError(f"Unknown LivePortrait mode '{mode}'; expected 'human' or 'animal'.")
+    if kind not in KINDS:
+        raise ValueError(f"Unknown LivePortrait kind '{kind}'; expected 'human' or 'animal'.")
     if repo == OFFICIAL_REPO:
         if network == "stitching_retargeting_module":  # upstream animates animals with the human one
             return "liveportrait/retargeting_models/stitching_retargeting_module.pth"
-        base = "liveportrait/base_models" if mode == "human" else "liveportrait_animals/base_models_v1.1"
+        base = "liveportrait/base_models" if kind == "human" else "liveportrait_animals/base_models_v1.1"
         return f"{base}/{network}.pth"
     if repo == KIJAI_REPO:
-        return f"{network}.safetensors" if mode == "human" else f"animal/{network}.safetensors"
+        return f"{network}.safetensors" if kind == "human" else f"animal/{network}.safetensors"
     raise ValueError(f"Unknown LivePortrait download source '{repo}'; choose one of {', '.join(LIVEPORTRAIT_REPOS)}.")
 
 
@@ -111,19 +116,19 @@ def slot_choices(network: str, relative_names: Iterable[str]) -> list[str]:
     return sorted(name for name in relative_names if fits_slot(network, name))
 
 
-def check_slot_choice(network: str, mode: str, relative_name: str) -> None:
-    """Refuse a picked file whose name says it is another network's or another mode's
+def check_slot_choice(network: str, kind: str, relative_name: str) -> None:
+    """Refuse a picked file whose name says it is another network's or another kind's
     weights (the animal pipeline uses the human stitching module, so that one may be human)."""
     if not fits_slot(network, relative_name):
         raise ValueError(
             f"{network}: '{relative_name}' is not named as {network} weights. Pick a file whose "
             f"name contains '{network}', or 'auto'."
         )
-    named_mode = mode_from_name(relative_name)
-    if named_mode is not None and named_mode != mode and not (network == "stitching_retargeting_module" and named_mode == "human"):
+    named_kind = mode_from_name(relative_name)
+    if named_kind is not None and named_kind != kind and not (network == "stitching_retargeting_module" and named_kind == "human"):
         raise ValueError(
-            f"{network}: '{relative_name}' is {named_mode} weights but mode is '{mode}'. Pick a "
-            f"{mode} file, or switch mode to '{named_mode}'."
+            f"{network}: '{relative_name}' is {named_kind} weights but kind is '{kind}'. Pick a "
+            f"{kind} file, or switch kind to '{named_kind}'."
         )
 
 
@@ -136,13 +141,13 @@ class DownloadItem:
     folder: str  # model-folder key it goes into
 
 
-def download_plan(liveportrait_modes: Iterable[str] = ("human",), liveportrait_repo: str = OFFICIAL_REPO,
+def download_plan(liveportrait_kinds: Iterable[str] = ("human",), liveportrait_repo: str = OFFICIAL_REPO,
                   joyvasa: bool = True) -> list[DownloadItem]:
     """The files ``install.py --download-models`` fetches, each once."""
     items: list[DownloadItem] = []
-    for mode in liveportrait_modes:
+    for kind in liveportrait_kinds:
         for network in LIVEPORTRAIT_NETWORKS:
-            item = DownloadItem(liveportrait_repo, repo_file(liveportrait_repo, network, mode), LIVEPORTRAIT_FOLDER)
+            item = DownloadItem(liveportrait_repo, repo_file(liveportrait_repo, network, kind), LIVEPORTRAIT_FOLDER)
             if item not in items:
                 items.append(item)
     if joyvasa:
@@ -162,9 +167,9 @@ def download_command(repo: str, filenames: Sequence[str] = (), local_dir: Option
     return " ".join(parts)
 
 
-def download_command_liveportrait(mode: str, local_dir: Optional[str] = None) -> str:
+def download_command_liveportrait(kind: str, local_dir: Optional[str] = None) -> str:
     local_dir = local_dir or os.path.join("ComfyUI", "models", LIVEPORTRAIT_FOLDER)
-    base = "liveportrait/base_models/*" if mode == "human" else "liveportrait_animals/base_models_v1.1/*"
+    base = "liveportrait/base_models/*" if kind == "human" else "liveportrait_animals/base_models_v1.1/*"
     return download_command(OFFICIAL_REPO, local_dir=local_dir, include=(base, "liveportrait/retargeting_models/*"))
 
 

@@ -28,8 +28,8 @@ import torch
 from joyvasa.face.crop import CROP_MODES
 from joyvasa.liveportrait.driving_presets import DRIVING_PRESETS
 from joyvasa.liveportrait.keypoints import ANIMATION_REGIONS, DRIVING_OPTIONS
-from joyvasa.motion.denoiser import PE_VARIANTS
-from joyvasa.motion.motion import UPSTREAM_SMOOTHING
+from joyvasa.motion.denoiser import CONSTANT_ROW, PE_VARIANTS, PER_POSITION
+from joyvasa.motion.motion import MODEL_FPS, UPSTREAM_SMOOTHING
 from joyvasa.motion.samplers import SAMPLERS
 from joyvasa.motion.windows import TIMINGS
 
@@ -79,6 +79,11 @@ class _Presettable(_Checked):
         return self.replace(preset=CUSTOM_PRESET, **values)
 
 
+def preset_setting(help: str) -> Any:
+    """The ``preset`` field of a stage whose values a preset can set (see :class:`_Presettable`)."""
+    return setting(CUSTOM_PRESET, help, choices=PRESETS)
+
+
 def _coerce(f: dataclasses.Field, value):
     name, meta = f.name, f.metadata
     kind = type(f.default)
@@ -126,7 +131,7 @@ class SourceOptions(_Checked):
         "or face box, crop around it. cat: cat faces (OpenCV). bbox: only the mask or face box. none: "
         "the image already is the face.", choices=CROP_MODES)
     face_index: int = setting(0, "Which detected face to animate (0 = the largest).", min=0, max=63)
-    crop_scale: float = setting(2.3, "Crop size relative to the face (LivePortrait's 2.3).",
+    crop_scale: float = setting(2.3, "Crop size relative to the face (LivePortrait's value is the default).",
                                 min=1.0, max=4.0, step=0.05)
     vx_ratio: float = setting(0.0, "Horizontal shift of the crop, in crop sizes (negative = left).",
                               min=-0.5, max=0.5, step=0.005)
@@ -138,19 +143,22 @@ class SourceOptions(_Checked):
         "(upstream's 1280); the output has that size. 0 = keep the full size (memory grows with it).",
         min=0, max=16384, step=16)
 
+    def crop_settings(self) -> dict:
+        """The keyword arguments of :func:`joyvasa.face.crop_source` / ``crop_face``: all but max_side."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "max_side"}
+
 
 @dataclass(frozen=True)
 class AudioOptions(_Checked):
-    fps: float = setting(25.0, "Frame rate of the video to make (JoyVASA was trained at 25).",
+    fps: float = setting(MODEL_FPS, f"Frame rate of the video to make (JoyVASA was trained at {MODEL_FPS:g}).",
                          min=1.0, max=120.0, step=1.0)
 
 
 @dataclass(frozen=True)
 class SampleOptions(_Presettable):
-    preset: str = setting(
-        CUSTOM_PRESET, "custom: use cfg_scale below. Any other preset sets cfg_scale as that preset "
-        "does (see the README's preset table).", choices=PRESETS)
-    cfg_scale: float = setting(2.0, "Classifier-free guidance on the audio: higher follows the speech "
+    preset: str = preset_setting("custom: use cfg_scale below. Any other preset sets cfg_scale as that preset "
+                                 "does (see the README's preset table).")
+    cfg_scale: float = setting(DRIVING_PRESETS["recommended"]["cfg_scale"], "Classifier-free guidance on the audio: higher follows the speech "
                                     "more strongly (upstream: 2.0 README, 2.8 CLI, 4.0 app).",
                                min=0.0, max=10.0, step=0.1)
     sampler: str = setting("ddpm", "ddpm: all diffusion steps (upstream, faithful). ddim: deterministic, "
@@ -161,13 +169,21 @@ class SampleOptions(_Presettable):
     smoothing: float = setting(UPSTREAM_SMOOTHING, "Smoothing of head pose, scale and position over time: 0 = none, "
                                      "0.99 = upstream (a calm head). The expression is never smoothed.",
                                min=0.0, max=0.999, step=0.001)
-    pe_variant: str = setting(AUTO_PE_VARIANT, "Positional encoding of the denoiser. auto: the one the "
-                                               "checkpoint was trained with (constant_row for the released "
-                                               "weights; models trained here record theirs). per_position is "
+    pe_variant: str = setting(AUTO_PE_VARIANT, f"Positional encoding of the denoiser. auto: the one the "
+                                               f"checkpoint was trained with ({CONSTANT_ROW} for the released "
+                                               f"weights; models trained here record theirs). {PER_POSITION} is "
                                                "upstream's later fix.", choices=(AUTO_PE_VARIANT, *PE_VARIANTS))
     timing: str = setting("aligned", "aligned: exactly fps x duration frames, lips in sync. upstream: "
                                      "upstream's count (3 extra frames, lips ~80 ms late).", choices=TIMINGS)
 
+    def sampling_settings(self) -> dict:
+        """The keyword arguments of :func:`joyvasa.motion.sample_motion` / ``generate_motion``
+        (the preset applied; steps 0 -> None: the sampler's default; pe_variant auto -> None:
+        the checkpoint's own). Smoothing is the template's (``decode``), not the sampler's."""
+        options = self.resolved()
+        return dict(cfg_scale=options.cfg_scale, sampler=options.sampler, steps=options.steps or None,
+                    seed=options.seed, timing=options.timing,
+                    pe_variant=None if options.pe_variant == AUTO_PE_VARIANT else options.pe_variant)
 
 
 @dataclass(frozen=True)
@@ -180,9 +196,8 @@ class EditOptions(_Checked):
 
 @dataclass(frozen=True)
 class RenderOptions(_Presettable):
-    preset: str = setting(
-        CUSTOM_PRESET, "custom: use the switches below. upstream_app / upstream_cli: upstream's Gradio app "
-        "or command line; recommended: ours (see the README's preset table).", choices=PRESETS)
+    preset: str = preset_setting("custom: use the switches below. upstream_app / upstream_cli: upstream's Gradio "
+                                 "app or command line; recommended: ours (see the README's preset table).")
     driving_option: str = setting(
         "expression-friendly", "expression-friendly: the motion is scaled to the portrait's own face size "
         "on frame 0 (upstream's default; needs relative_motion). pose-friendly: the motion is applied as "

@@ -25,7 +25,7 @@ import torch
 
 from joyvasa.motion.loading import MotionGeneratorBundle
 from joyvasa.options import (
-    AUTO_PE_VARIANT, AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
+    AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
 )
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
@@ -96,7 +96,7 @@ def prepare_source(
     (InsightFace). The photo is first shrunk to ``options.max_side``. ``callback(done, total)``
     counts three steps: face found and cropped, appearance extracted, keypoints extracted.
     """
-    from joyvasa.face import box_from_mask, crop_source
+    from joyvasa.face import crop_face, face_box_of
     from joyvasa.face.image import shrink_to_max_side, to_rgb_tensor
     from joyvasa.liveportrait.keypoints import lip_normalization_delta
 
@@ -105,16 +105,10 @@ def prepare_source(
             callback(done, SOURCE_STEPS)
 
     image = to_rgb_tensor(image, "image")  # (H, W, 3) float32 0..1: the one check of the photo
-    if mask is not None:
-        if face_box is not None:
-            raise ValueError("face_box and mask: give one of them, not both.")
-        face_box = box_from_mask(mask, image.shape[:2])  # the mask's only use is its bounding box
+    face_box = face_box_of(mask, face_box, image.shape[:2])
     image, face_box = shrink_to_max_side(image, options.max_side, face_box)
-    crop = crop_source(
-        image, detector=options.detector, face_index=options.face_index, face_box=face_box,
-        crop_scale=options.crop_scale, vx_ratio=options.vx_ratio, vy_ratio=options.vy_ratio,
-        rotate=options.rotate, model_folders=model_folders,
-    )
+    # the settings were checked when ``options`` was built
+    crop = crop_face(image, face_box=face_box, model_folders=model_folders, **options.crop_settings())
     report(1)
     crop_256 = torch.as_tensor(crop.crop_256, dtype=torch.float32).permute(2, 0, 1)[None]  # (1, 3, 256, 256)
     feature_3d = renderer.extract_appearance(crop_256)
@@ -161,13 +155,7 @@ def sample_motion(
         if callback is not None:
             callback(done, total)
 
-    generator = motion_generator.generator
-    pe_variant = generator.config.pe_variant if options.pe_variant == AUTO_PE_VARIANT else options.pe_variant
-    motion_norm = _sample(
-        generator, features, cfg_scale=options.cfg_scale, sampler=options.sampler,
-        steps=options.steps or None, seed=options.seed, pe_variant=pe_variant, timing=options.timing,
-        callback=on_step,
-    )
+    motion_norm = _sample(motion_generator.generator, features, callback=on_step, **options.sampling_settings())
     motion = motion_generator.template.decode(motion_norm, fps=features.fps, smoothing=options.smoothing)
     if not torch.isfinite(motion.exp).all():
         raise ValueError(
@@ -240,19 +228,19 @@ def render_frames(
     from joyvasa.face import paste_back
 
     options = options.resolved()
-    batch_size = options.frames_per_call(renderer.device)
+    frames_per_batch = options.frames_per_call(renderer.device)
     kp_driving = driving_keypoints(renderer, source, motion, options)  # (N, 21, 3)
     total = kp_driving.shape[0]
     original = source.image.to(renderer.device) if options.paste_back else None
-    for start in range(0, total, batch_size):
-        crops = renderer.warp_decode(source.feature_3d, source.x_s, kp_driving[start:start + batch_size])
+    for start in range(0, total, frames_per_batch):
+        crops = renderer.warp_decode(source.feature_3d, source.x_s, kp_driving[start:start + frames_per_batch])
         if options.paste_back:
             frames = paste_back(crops, original, source.crop.M_c2o)
         else:
             frames = crops.permute(0, 2, 3, 1)
         yield frames.float().cpu()
         if callback is not None:
-            callback(min(start + batch_size, total), total)
+            callback(min(start + frames_per_batch, total), total)
 
 
 def write_video(frame_batches, path, fps: float, audio=None) -> dict:

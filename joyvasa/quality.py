@@ -34,7 +34,7 @@ def lip_opening(motion: Motion) -> torch.Tensor:
     return lips_y.max(dim=1).values - lips_y.min(dim=1).values
 
 
-def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float = 25.0) -> torch.Tensor:
+def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float) -> torch.Tensor:
     """(n_frames,) RMS of each frame's span of mono 16 kHz audio (zero-padded past the end)."""
     audio = torch.as_tensor(audio_16k).float().reshape(-1)
     edges = [round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)]

@@ -9,7 +9,8 @@ from joyvasa.options import AudioOptions, EditOptions, RenderOptions, SampleOpti
 from . import types
 from .convert import as_audio, one_clip, one_image
 from .render import collect_frames, with_previews
-from .runtime import StageProgress, after_heavy_work, node_id_of
+from .models import loads_models
+from .runtime import StageProgress, node_id_of
 from .source import face_inputs, face_region
 from .widgets import inputs_for
 
@@ -42,17 +43,17 @@ class Animate(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, motion_generator, image, audio, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
-        options = StageOptions.from_values(values)  # settings first: a bad number fails before any model loads
+        options = StageOptions.from_values(values)
         progress = StageProgress(node_id_of(cls), pipeline.STAGES)
         waveform, sample_rate = one_clip(audio)
         motion, batches = pipeline.animate(
-            liveportrait.ready(), motion_generator.ready(), one_image(image), waveform, sample_rate,
+            liveportrait, motion_generator, one_image(image), waveform, sample_rate,
             options, progress=progress.report, **face_region(values),
         )
         show = lambda done, total, frame: progress.preview("render", done, total, frame)  # noqa: E731
         frames = collect_frames(with_previews(batches, len(motion), show), len(motion))
-        after_heavy_work()
         return io.NodeOutput(frames, as_audio(waveform, sample_rate), float(motion.fps))

@@ -15,13 +15,10 @@ def one_image(image: torch.Tensor, what: str = "image") -> torch.Tensor:
     """IMAGE [1, H, W, C] -> (H, W, C) float32 CPU; a batch of several portraits is refused."""
     if not isinstance(image, torch.Tensor) or image.ndim != 4:
         raise ValueError(f"The {what} input must be an IMAGE batch [B, H, W, C], got {_describe(image)}.")
-    if image.shape[0] != 1:
-        raise ValueError(
-            f"The {what} input is a batch of {image.shape[0]} images; JoyVASA animates one portrait per "
-            "run. Pick one with an 'Image From Batch' node, or run once per portrait."
-        )
+    image = _only_one(image, f"The {what} input is a batch of {{n}} images; JoyVASA animates one portrait per "
+                             "run. Pick one with an 'Image From Batch' node, or run once per portrait.")
     # Upscalers can overshoot 0..1 slightly: clamp before the library's range check.
-    return image[0].detach().to("cpu", torch.float32).clamp(0.0, 1.0)
+    return image.detach().to("cpu", torch.float32).clamp(0.0, 1.0)
 
 
 def one_mask(mask: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
@@ -29,11 +26,7 @@ def one_mask(mask: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     if mask is None:
         return None
     if mask.ndim == 3:
-        if mask.shape[0] != 1:
-            raise ValueError(
-                f"The mask input is a batch of {mask.shape[0]} masks; JoyVASA needs one mask for one portrait."
-            )
-        mask = mask[0]
+        mask = _only_one(mask, "The mask input is a batch of {n} masks; JoyVASA needs one mask for one portrait.")
     if mask.ndim != 2:
         raise ValueError(f"The mask input must be a MASK [1, H, W], got {_describe(mask)}.")
     return mask.detach().to("cpu", torch.float32)
@@ -46,17 +39,21 @@ def one_clip(audio: Any) -> tuple[torch.Tensor, int]:
     waveform = audio["waveform"]
     if not isinstance(waveform, torch.Tensor) or waveform.ndim != 3:
         raise ValueError(f"The audio waveform must be [B, channels, samples], got {_describe(waveform)}.")
-    if waveform.shape[0] != 1:
-        raise ValueError(
-            f"JoyVASA animates one clip at a time, but the audio input is a batch of {waveform.shape[0]} "
-            "clips. Split the batch, or join the clips with an audio concatenate node."
-        )
-    return waveform[0].detach().to("cpu", torch.float32), int(audio["sample_rate"])
+    waveform = _only_one(waveform, "JoyVASA animates one clip at a time, but the audio input is a batch of {n} "
+                                   "clips. Split the batch, or join the clips with an audio concatenate node.")
+    return waveform.detach().to("cpu", torch.float32), int(audio["sample_rate"])
 
 
 def as_audio(waveform: torch.Tensor, sample_rate: int) -> dict:
     """(C, N) -> AUDIO {waveform [1, C, N], sample_rate}."""
     return {"waveform": waveform[None], "sample_rate": int(sample_rate)}
+
+
+def _only_one(batch: torch.Tensor, refusal: str) -> torch.Tensor:
+    """The single item of a batch of one; a larger batch: ValueError(``refusal`` with {n} its size)."""
+    if batch.shape[0] != 1:
+        raise ValueError(refusal.format(n=batch.shape[0]))
+    return batch[0]
 
 
 def _describe(value: Any) -> str:

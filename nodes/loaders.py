@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from joyvasa.model_files import MODES, MOTION_GENERATOR_EXTENSIONS, TEMPLATE_EXTENSIONS
+from joyvasa.model_files import KINDS, MOTION_GENERATOR_EXTENSIONS, TEMPLATE_EXTENSIONS
 from joyvasa.precision import PRECISIONS
 
 from . import model_files as files
@@ -21,9 +21,21 @@ NETWORK_TOOLTIPS = {
 }
 AUTO_TOOLTIP = (
     " Lists only files named for this network (official .pth or Kijai .safetensors, human and animal). "
-    "'auto' finds the file of the chosen mode in the liveportrait model folders "
+    "'auto' finds the file of the chosen kind in the liveportrait model folders "
     "(official KwaiVGI layout or Kijai's safetensors)."
 )
+DEVICE_TOOLTIP = "'auto' uses ComfyUI's device (GPU when there is one)"
+
+
+def device_input(note: str = "") -> io.Combo.Input:
+    return io.Combo.Input("device", options=list(DEVICES), default=DEVICES[0], tooltip=DEVICE_TOOLTIP + note + ".")
+
+
+def download_input(repos, folder: str) -> io.Combo.Input:
+    """Off, or the Hugging Face repository that missing 'auto' files are downloaded from."""
+    return io.Combo.Input("download", options=[files.DOWNLOAD_OFF, *repos], default=files.DOWNLOAD_OFF,
+                          tooltip=f"Download missing 'auto' files from this Hugging Face repository "
+                                  f"into the first {folder} model folder.")
 
 
 class LoadLivePortrait(io.ComfyNode):
@@ -35,29 +47,25 @@ class LoadLivePortrait(io.ComfyNode):
             category="JoyVASA/loaders",
             description="Loads the LivePortrait renderer (human or animal weights) from models/liveportrait.",
             inputs=[
-                io.Combo.Input("mode", options=list(MODES), default="human",
+                io.Combo.Input("kind", options=list(KINDS), default=KINDS[0],
                                tooltip="Human or animal LivePortrait weights."),
                 *[
                     io.Combo.Input(network, options=files.liveportrait_slot_choices(network), default=files.AUTO,
                                    tooltip=NETWORK_TOOLTIPS[network] + AUTO_TOOLTIP)
                     for network in files.LIVEPORTRAIT_NETWORKS
                 ],
-                io.Combo.Input("device", options=list(DEVICES), default="auto",
-                               tooltip="'auto' uses ComfyUI's device (GPU when there is one)."),
+                device_input(),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
                                tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
-                io.Combo.Input("download", options=[files.DOWNLOAD_OFF, *files.LIVEPORTRAIT_REPOS],
-                               default=files.DOWNLOAD_OFF,
-                               tooltip="Download missing 'auto' files from this Hugging Face repository "
-                                       "into the first liveportrait model folder."),
+                download_input(files.LIVEPORTRAIT_REPOS, files.LIVEPORTRAIT_FOLDER),
             ],
             outputs=[types.LivePortrait.Output("liveportrait", display_name="liveportrait")],
             hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
-    def execute(cls, mode, device, precision, download, **networks) -> io.NodeOutput:
-        paths = files.resolve_liveportrait(mode, networks, download)
+    def execute(cls, kind, device, precision, download, **networks) -> io.NodeOutput:
+        paths = files.resolve_liveportrait(kind, networks, download)
         target = pick_device(device)
         dtype = pick_dtype(precision, target)
         progress = progress_for(cls)  # per file read
@@ -66,10 +74,10 @@ class LoadLivePortrait(io.ComfyNode):
             from joyvasa import pipeline
 
             offload = offload_device_for(target)
-            renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=mode, callback=progress)
-            return manage(renderer, renderer.networks(), f"LivePortrait ({mode})", target, offload, dtype, paths)
+            renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=kind, callback=progress)
+            return manage(renderer, renderer.networks(), f"LivePortrait ({kind})", target, offload, dtype, paths)
 
-        key = ("liveportrait", mode, file_key(paths), str(target), str(dtype))
+        key = ("liveportrait", kind, file_key(paths), str(target), str(dtype))
         return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
 
 
@@ -93,12 +101,8 @@ class LoadMotionGenerator(io.ComfyNode):
                                tooltip="Only for checkpoints without speech-encoder weights: a "
                                        "chinese-hubert-base folder or weight file. The released "
                                        "checkpoint carries its own encoder."),
-                io.Combo.Input("device", options=list(DEVICES), default="auto",
-                               tooltip="'auto' uses ComfyUI's device (GPU when there is one); the generator always runs in fp32."),
-                io.Combo.Input("download", options=[files.DOWNLOAD_OFF, files.JOYVASA_REPO],
-                               default=files.DOWNLOAD_OFF,
-                               tooltip="Download missing 'auto' files from this Hugging Face repository "
-                                       "into the first joyvasa model folder."),
+                device_input("; the generator always runs in fp32"),
+                download_input([files.JOYVASA_REPO], files.JOYVASA_FOLDER),
             ],
             outputs=[types.MotionGenerator.Output("motion_generator", display_name="motion_generator")],
             hidden=[io.Hidden.unique_id],

@@ -27,6 +27,7 @@ from joyvasa.model_files import (  # noqa: F401  (re-exported for the loader nod
     MOTION_TEMPLATE_CANDIDATES,
     MOTION_TEMPLATE_FILE,
     NONE,
+    WEIGHT_SUFFIXES,
     DownloadItem,
     ModelFileMissing,
     check_slot_choice,
@@ -114,7 +115,7 @@ def list_audio_encoders() -> list[str]:
                 if "config.json" in filenames and dirpath != root:
                     found.add(f"{key}/{os.path.relpath(dirpath, root)}".replace(os.sep, "/"))
     try:
-        found.update(f"audio_encoders/{name}" for name in list_files("audio_encoders", (".safetensors", ".bin", ".pt", ".pth")))
+        found.update(f"audio_encoders/{name}" for name in list_files("audio_encoders", WEIGHT_SUFFIXES))
     except Exception:  # no audio_encoders key in this ComfyUI
         pass
     return sorted(found)
@@ -169,8 +170,8 @@ def _check_download(download: str, repos: tuple[str, ...]) -> str:
 
 # -- LivePortrait ---------------------------------------------------------------
 
-def find_liveportrait_set(mode: str) -> tuple[Optional[dict], list[str]]:
-    """The first complete LivePortrait set of ``mode`` in the ``liveportrait`` folders.
+def find_liveportrait_set(kind: str) -> tuple[Optional[dict], list[str]]:
+    """The first complete LivePortrait set of ``kind`` in the ``liveportrait`` folders.
 
     The library knows the layouts (official, Kijai); this only walks ComfyUI's
     folders. Returns ({network: path} or None, the library's reasons per folder).
@@ -181,7 +182,7 @@ def find_liveportrait_set(mode: str) -> tuple[Optional[dict], list[str]]:
     reasons = []
     for root in _safe_roots(LIVEPORTRAIT_FOLDER):
         try:
-            files, _kind, _layout = find_liveportrait_files(root, mode)
+            files, _kind, _layout = find_liveportrait_files(root, kind)
         except CheckpointError as err:
             reasons.append(str(err))
             continue
@@ -189,7 +190,7 @@ def find_liveportrait_set(mode: str) -> tuple[Optional[dict], list[str]]:
     return None, reasons
 
 
-def resolve_liveportrait(mode: str, choices: dict[str, str], download: str = DOWNLOAD_OFF) -> dict[str, str]:
+def resolve_liveportrait(kind: str, choices: dict[str, str], download: str = DOWNLOAD_OFF) -> dict[str, str]:
     """Full paths of the five networks; ``auto`` entries are looked up (and downloaded from
     the repository ``download`` names, unless it is 'off').
 
@@ -200,11 +201,11 @@ def resolve_liveportrait(mode: str, choices: dict[str, str], download: str = DOW
     picked = {}
     for network, choice in choices.items():
         if choice and choice != AUTO:
-            check_slot_choice(network, mode, choice)
+            check_slot_choice(network, kind, choice)
             picked[network] = resolve_choice(LIVEPORTRAIT_FOLDER, choice)
     if all(network in picked for network in LIVEPORTRAIT_NETWORKS):
         return picked
-    found, reasons = find_liveportrait_set(mode)
+    found, reasons = find_liveportrait_set(kind)
     if found is None and all(network in picked for network in LIVEPORTRAIT_NETWORKS[:4]) and download == DOWNLOAD_OFF:
         # Only the stitching file is on auto and there is none: render without it
         # (the Render node says so if stitching is switched on).
@@ -212,15 +213,15 @@ def resolve_liveportrait(mode: str, choices: dict[str, str], download: str = DOW
     if found is None and download != DOWNLOAD_OFF:
         for network in LIVEPORTRAIT_NETWORKS:
             if network not in picked:
-                download_file(download, repo_file(download, network, mode), LIVEPORTRAIT_FOLDER)
-        found, reasons = find_liveportrait_set(mode)
+                download_file(download, repo_file(download, network, kind), LIVEPORTRAIT_FOLDER)
+        found, reasons = find_liveportrait_set(kind)
     if found is None:
         roots = folder_roots(LIVEPORTRAIT_FOLDER)
         detail = f" ({reasons[0]})" if reasons and "incomplete" in reasons[0] else ""
         raise ModelFileMissing(
-            f"No complete set of LivePortrait ({mode}) weights was found in the "
+            f"No complete set of LivePortrait ({kind}) weights was found in the "
             f"'{LIVEPORTRAIT_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){detail}. "
-            f"Download them with:  {download_command_liveportrait(mode, roots[0] if roots else None)}  "
+            f"Download them with:  {download_command_liveportrait(kind, roots[0] if roots else None)}  "
             "(or the .safetensors of Kijai/LivePortrait_safetensors), "
             "or set 'download' on the Load LivePortrait node to fetch them automatically."
         )

@@ -6,10 +6,15 @@ the offload device (the CPU); :meth:`ManagedModel.ready` asks ``comfy.model_mana
 to load them right before each heavy stage, so ComfyUI can evict them when another
 model (an upscaler, a TTS model) needs the memory, and "Unload models" / ``POST /free``
 releases them like any core model.
+
+Nodes never call ``ready()`` themselves: an ``execute`` decorated with :func:`loads_models`
+receives every model input already loaded, so no node can forget it and silently run on
+the offload device.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
@@ -38,6 +43,30 @@ class ManagedModel:
 
     def __repr__(self) -> str:  # shown in ComfyUI's debug output
         return f"<JoyVASA {self.label} ({str(self.dtype).replace('torch.', '')}) for {self.patcher.load_device}>"
+
+
+def loads_models(execute):
+    """Decorator for a node's ``execute`` (below ``@classmethod``): each model input (a
+    :class:`ManagedModel`) arrives as its library model, loaded onto the compute device
+    (:meth:`ManagedModel.ready`); afterwards ComfyUI's device cache is emptied."""
+
+    @functools.wraps(execute)
+    def run(cls, *args, **inputs):
+        from .runtime import after_heavy_work
+
+        args = tuple(_ready(value) for value in args)
+        inputs = {name: _ready(value) for name, value in inputs.items()}
+        try:
+            return execute(cls, *args, **inputs)
+        finally:
+            after_heavy_work()
+
+    run.loads_models = True  # what the contract test looks for
+    return run
+
+
+def _ready(value):
+    return value.ready() if isinstance(value, ManagedModel) else value
 
 
 def manage(model, networks: torch.nn.Module, label: str, load_device, offload_device, dtype, files) -> ManagedModel:

@@ -8,7 +8,8 @@ from joyvasa.options import AudioOptions, EditOptions, SampleOptions
 
 from . import types
 from .convert import one_clip
-from .runtime import after_heavy_work, progress_for
+from .models import loads_models
+from .runtime import progress_for
 from .widgets import inputs_for, options_from
 
 
@@ -27,13 +28,13 @@ class EncodeAudio(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, motion_generator, audio, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
-        options = options_from(AudioOptions, values)  # settings first: a bad number fails before any load
+        options = options_from(AudioOptions, values)
         waveform, sample_rate = one_clip(audio)
-        features = pipeline.encode_audio(motion_generator.ready(), waveform, sample_rate, options,
-                                         callback=progress_for(cls))
+        features = pipeline.encode_audio(motion_generator, waveform, sample_rate, options, callback=progress_for(cls))
         return io.NodeOutput(features)
 
 
@@ -53,14 +54,12 @@ class SampleMotion(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, motion_generator, audio_features, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
         options = options_from(SampleOptions, values)
-        motion = pipeline.sample_motion(motion_generator.ready(), audio_features, options,
-                                        callback=progress_for(cls))
-        after_heavy_work()
-        return io.NodeOutput(motion)
+        return io.NodeOutput(pipeline.sample_motion(motion_generator, audio_features, options, callback=progress_for(cls)))
 
 
 class EditMotion(io.ComfyNode):

@@ -7,6 +7,7 @@ from comfy_api.latest import io
 from joyvasa.options import RenderOptions
 
 from . import types
+from .models import loads_models
 from .runtime import intermediate_device, progress_for
 from .widgets import inputs_for, options_from
 
@@ -39,10 +40,11 @@ class PreviewMotion(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, source, motion, size, **values) -> io.NodeOutput:
         from joyvasa.pipeline import preview_frames
 
         options = options_from(RenderOptions, values)
-        frames = preview_frames(liveportrait.ready(), source, motion, options, size=int(size),
+        frames = preview_frames(liveportrait, source, motion, options, size=int(size),
                                 callback=progress_for(cls))
         return io.NodeOutput(frames.to(intermediate_device()), float(motion.fps))

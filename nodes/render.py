@@ -11,7 +11,8 @@ from joyvasa.options import RenderOptions
 
 from . import types
 from .convert import one_clip
-from .runtime import Progress, after_heavy_work, intermediate_device, node_id_of
+from .models import loads_models
+from .runtime import Progress, intermediate_device, node_id_of
 from .widgets import inputs_for, options_from
 
 
@@ -64,13 +65,13 @@ class Render(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, source, motion, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
         options = options_from(RenderOptions, values)
-        batches = pipeline.render_frames(liveportrait.ready(), source, motion, options)
+        batches = pipeline.render_frames(liveportrait, source, motion, options)
         frames = collect_frames(with_previews(batches, len(motion), Progress(node_id_of(cls)).preview), len(motion))
-        after_heavy_work()
         return io.NodeOutput(frames, float(motion.fps))
 
 
@@ -101,6 +102,7 @@ class RenderToVideo(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, source, motion, filename_prefix, audio=None, **values) -> io.NodeOutput:
         import folder_paths
         from comfy_api.latest import ui
@@ -112,9 +114,8 @@ class RenderToVideo(io.ComfyNode):
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, output_dir)
         file_name = f"{name}_{counter:05}_.mp4"
         path = os.path.join(folder, file_name)
-        batches = pipeline.render_frames(liveportrait.ready(), source, motion, options)
+        batches = pipeline.render_frames(liveportrait, source, motion, options)
         pipeline.write_video(with_previews(batches, len(motion), Progress(node_id_of(cls)).preview), path, motion.fps,
                              audio=None if audio is None else one_clip(audio))
-        after_heavy_work()
         preview = ui.PreviewVideo([ui.SavedResult(file_name, subfolder, io.FolderType.output)])
         return io.NodeOutput(path, ui=preview)

@@ -9,6 +9,7 @@ from joyvasa.options import SourceOptions
 
 from . import types
 from .convert import one_image, one_mask
+from .models import loads_models
 from .runtime import intermediate_device, progress_for
 from .widgets import inputs_for, options_from
 
@@ -57,11 +58,12 @@ class ExtractSource(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, image, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
         options = options_from(SourceOptions, values)
-        source = pipeline.prepare_source(liveportrait.ready(), one_image(image), options, **face_region(values),
+        source = pipeline.prepare_source(liveportrait, one_image(image), options, **face_region(values),
                                          callback=progress_for(cls))  # detect + crop, appearance, keypoints
         return io.NodeOutput(source, crop_preview(source))
 

@@ -14,7 +14,8 @@ from joyvasa.video.crop_options import VideoCropOptions
 from joyvasa.video.reading import MOTION_FPS
 
 from . import types
-from .runtime import after_heavy_work, progress_for
+from .models import loads_models
+from .runtime import progress_for
 from .widgets import inputs_for, options_from
 
 
@@ -45,6 +46,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
         )
 
     @classmethod
+    @loads_models
     def execute(cls, liveportrait, frames_fps, frames=None, video=None, face_box="", **values) -> io.NodeOutput:
         from joyvasa.face import parse_face_box
         from joyvasa.video.motion import motion_from_frames
@@ -57,8 +59,7 @@ class ExtractMotionFromVideo(io.ComfyNode):
         if frames is None:
             raise ValueError("Extract Motion From Video: connect 'frames' (an IMAGE batch, with its frames_fps) or 'video'.")
         crop = options_from(VideoCropOptions, values)
-        motion = motion_from_frames(liveportrait.ready(), frames, float(frames_fps), crop,
+        motion = motion_from_frames(liveportrait, frames, float(frames_fps), crop,
                                     fps=options_from(AudioOptions, values).fps, face_box=parse_face_box(face_box),
                                     model_folders=model_files.insightface_folders(), progress=progress_for(cls))
-        after_heavy_work()
         return io.NodeOutput(motion)

@@ -220,6 +220,17 @@ def import_comfyui_in_process():
     return root
 
 
+def module_from_file(relative_path: str):
+    """A repository script that is not a package module (docs/..., nodes/... outside ComfyUI), imported."""
+    import importlib.util
+
+    path = REPO_ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

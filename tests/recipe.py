@@ -69,6 +69,19 @@ def assert_close_golden(actual: torch.Tensor, expected: torch.Tensor, atol_facto
 RAW_NAMES = ("kp", "exp", "t", "scale", "pitch", "yaw", "roll")
 
 
+# The plain switches of keypoints.driving_keypoints the golden cases vary from.
+PLAIN_DRIVING = dict(animal=False, region="all", driving_option="pose-friendly", relative_motion=True,
+                     driving_multiplier=1.0)
+
+
+def plain_driving_keypoints(source, motion, **switches):
+    """:func:`joyvasa.liveportrait.keypoints.driving_keypoints` with :data:`PLAIN_DRIVING` for
+    the switches not given."""
+    from joyvasa.liveportrait.keypoints import driving_keypoints
+
+    return driving_keypoints(source, motion, **{**PLAIN_DRIVING, **switches})
+
+
 def golden_source_kp_info() -> dict:
     """The driving cases' source: the motion_extractor case's raw head outputs as kp info."""
     from joyvasa.liveportrait.keypoints import kp_info_from_raw

@@ -12,14 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from joyvasa import checkpoints
-from joyvasa.audio import (
-    audio_encoder_state,
-    build_audio_encoder,
-    encode_audio_window,
-    load_audio_encoder_dir,
-    load_audio_encoder_state,
-    normalise_audio_encoder_keys,
-)
+from joyvasa.audio import audio_encoder_state, build_audio_encoder, encode_audio_window, load_audio_encoder_dir
+from joyvasa.audio import load_audio_encoder_state, normalise_audio_encoder_keys
+from joyvasa.motion.motion import MODEL_FPS
 from tests.recipe import assert_close_golden, load_golden, recipe_state_dict
 
 POS_CONV = "encoder.pos_conv_embed.conv."  # inside the encoder; "audio_encoder." in the checkpoint
@@ -77,7 +72,7 @@ def test_official_checkpoint_encoder_reproduces_golden_features(tmp_path, motion
     encoder = build_audio_encoder(container["args"].audio_model)
     encoder.load_state_dict(normalise_audio_encoder_keys(audio_encoder_state(model_state), encoder))
 
-    hidden_2x, hidden = encode_audio_window(encoder, golden_audio["audio"], n_frames=100)
+    hidden_2x, hidden = encode_audio_window(encoder, golden_audio["audio"], n_frames=100, fps=MODEL_FPS)
     assert hidden_2x.shape == (1, 200, 768) and hidden.shape == (1, 100, 768)
     assert_close_golden(hidden_2x, golden_audio["hubert_hidden"])
     audio_feat = F.linear(hidden, model_state["audio_feature_map.weight"], model_state["audio_feature_map.bias"])
@@ -87,7 +82,7 @@ def test_official_checkpoint_encoder_reproduces_golden_features(tmp_path, motion
 def test_half_rate_features_are_means_of_adjacent_pairs():
     encoder = build_audio_encoder("hubert", TINY_CONFIG, random_init=True)
     audio = 0.1 * torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
-    hidden_2x, hidden = encode_audio_window(encoder, audio, n_frames=25)
+    hidden_2x, hidden = encode_audio_window(encoder, audio, n_frames=25, fps=MODEL_FPS)
     assert hidden_2x.shape == (2, 50, 32)
     torch.testing.assert_close(hidden, 0.5 * (hidden_2x[:, 0::2] + hidden_2x[:, 1::2]))
 
@@ -128,7 +123,7 @@ def test_hugging_face_folder_loads_without_network(tmp_path, file_name):
 
     loaded = load_audio_encoder_dir(tmp_path)
     audio = 0.1 * torch.randn(1, 8000, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(encode_audio_window(loaded, audio, 12)[0], encode_audio_window(source, audio, 12)[0])
+    torch.testing.assert_close(encode_audio_window(loaded, audio, 12, MODEL_FPS)[0], encode_audio_window(source, audio, 12, MODEL_FPS)[0])
 
 
 def test_folder_without_weights_is_a_clear_error(tmp_path):
@@ -141,14 +136,14 @@ def test_wav2vec2_encoder_builds_and_runs():
     encoder = build_audio_encoder("wav2vec2", TINY_CONFIG, random_init=True)
     assert type(encoder).__name__ == "Wav2Vec2Model"
     audio = 0.1 * torch.randn(1, 16000, generator=torch.Generator().manual_seed(2))
-    hidden_2x, hidden = encode_audio_window(encoder, audio, n_frames=25)
+    hidden_2x, hidden = encode_audio_window(encoder, audio, n_frames=25, fps=MODEL_FPS)
     assert hidden_2x.shape == (1, 50, 32) and hidden.shape == (1, 25, 32)
     assert torch.isfinite(hidden).all()
 
 
 def test_unloaded_encoder_computes_finite_numbers():
     encoder = build_audio_encoder("hubert", TINY_CONFIG)
-    hidden_2x, _ = encode_audio_window(encoder, torch.randn(1, 16000), n_frames=25)
+    hidden_2x, _ = encode_audio_window(encoder, torch.randn(1, 16000), n_frames=25, fps=MODEL_FPS)
     assert torch.isfinite(hidden_2x).all()
 
 

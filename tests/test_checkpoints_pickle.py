@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from joyvasa.checkpoints import CheckpointError, load_numpy_pickle
 
@@ -40,3 +41,16 @@ def test_protocol_2_codec_other_than_latin1_is_refused(tmp_path):
     path.write_bytes(data)
     with pytest.raises(CheckpointError):
         load_numpy_pickle(path)
+
+
+def test_a_refused_torch_file_gets_our_sentence_without_torchs_weights_only_advice(tmp_path):
+    from joyvasa.checkpoints import load_torch_file
+
+    path = tmp_path / "evil.pt"
+    torch.save({"weights": torch.zeros(2), "run": print}, path)
+    with pytest.raises(CheckpointError) as refused:
+        load_torch_file(path)
+    message = str(refused.value)
+    assert message.startswith(f"Model file '{path}' was not loaded: it contains Python objects other than tensors")
+    assert "it asks for print" in message
+    assert "weights_only" not in message and "Weights only load failed" not in message

@@ -1,16 +1,12 @@
 """The README's workflow pictures are drawn from the shipped workflows by docs/draw_workflow.py."""
 
-import importlib.util
 import json
 
-from tests.comfy_server import REPO_ROOT
+from tests.comfy_server import REPO_ROOT, module_from_file
 
 
 def _drawer():
-    spec = importlib.util.spec_from_file_location("draw_workflow", REPO_ROOT / "docs" / "draw_workflow.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_from_file("docs/draw_workflow.py")
 
 
 def test_every_template_draws_with_named_widgets(tmp_path):
@@ -35,9 +31,7 @@ def test_every_template_draws_with_named_widgets(tmp_path):
 def test_every_template_has_a_jpeg_thumbnail_of_its_inputs():
     from PIL import Image
 
-    spec = importlib.util.spec_from_file_location("make_thumbnails", REPO_ROOT / "docs" / "make_thumbnails.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_from_file("docs/make_thumbnails.py")
     for name in _drawer().PICTURES:
         assert name in module.THUMBNAILS, name
         with Image.open(REPO_ROOT / "example_workflows" / f"{name}.jpg") as thumbnail:

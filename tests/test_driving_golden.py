@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from joyvasa.liveportrait import load_liveportrait
-from joyvasa.liveportrait.keypoints import driving_keypoints
 from tests.liveportrait_files import weights_dir
 from tests.recipe import assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden
+from tests.recipe import plain_driving_keypoints as driving_keypoints
 
 # upstream switch (metadata key)  ->  (our argument, value conversion)
 UPSTREAM_TO_ARGUMENT = {
@@ -47,14 +47,8 @@ def arguments(settings: dict, stitching_mlp) -> dict:
     return kwargs
 
 
-@pytest.fixture(scope="module")
-def source():
-    return golden_source_kp_info()
-
-
-@pytest.fixture(scope="module")
-def motion():
-    return golden_driving_motion()
+source = pytest.fixture(golden_source_kp_info, scope="module", name="source")
+motion = pytest.fixture(golden_driving_motion, scope="module", name="motion")
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,14 @@
 """The example inputs the templates name are shipped and copied into ComfyUI's input folder."""
 
-import importlib.util
 import json
 
 import av
 
-from tests.comfy_server import REPO_ROOT
+from tests.comfy_server import REPO_ROOT, module_from_file
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("example_inputs", REPO_ROOT / "nodes" / "example_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_from_file("nodes/example_inputs.py")
 
 
 def test_missing_files_are_copied_and_a_users_file_is_never_overwritten(tmp_path):

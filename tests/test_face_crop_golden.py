@@ -18,7 +18,7 @@ def golden():
 
 def _matrices(tensors, settings):
     rect = rect_from_landmarks(
-        tensors["lmk106"].numpy(), scale=settings["scale"], vx_ratio=settings["vx_ratio"], vy_ratio=settings["vy_ratio"]
+        tensors["lmk106"].numpy(), crop_scale=settings["scale"], vx_ratio=settings["vx_ratio"], vy_ratio=settings["vy_ratio"]
     )
     return similarity_from_rect(rect, dsize=settings["dsize"], rotate=settings["flag_do_rot"])
 

@@ -8,8 +8,9 @@ import pytest
 import skimage.data
 import torch
 
-from joyvasa.face import FaceCropError, crop_source, detect_faces
+from joyvasa.face import FaceCropError, detect_faces
 from joyvasa.face.align import transform_points
+from tests.face_crop import cropped
 
 # Astronaut's face, checked by eye on a drawn overlay: brow-to-chin, cheek-to-cheek box,
 # eye centres and mouth corners (pixels).
@@ -33,7 +34,7 @@ def no_network():
 
 @pytest.fixture(scope="module")
 def astronaut_crop(no_network):
-    return crop_source(skimage.data.astronaut())
+    return cropped(skimage.data.astronaut())
 
 
 def test_default_detector_finds_astronaut_offline_without_torchvision(astronaut_crop):
@@ -71,10 +72,10 @@ def test_two_faces_largest_first_and_index_picks(no_network):
     faces = detect_faces(canvas, "mtcnn")
     assert len(faces) == 2 and faces[0].area > faces[1].area
     assert faces[0].box[0] < 512 <= faces[1].box[0]
-    second = crop_source(canvas, detector="mtcnn", face_index=1)
+    second = cropped(canvas, detector="mtcnn", face_index=1)
     assert second.face.box[0] >= 512
     with pytest.raises(FaceCropError, match="face_index"):
-        crop_source(canvas, detector="mtcnn", face_index=2)
+        cropped(canvas, detector="mtcnn", face_index=2)
 
 
 def _centre_in_crop(result, point):
@@ -82,7 +83,7 @@ def _centre_in_crop(result, point):
 
 
 def test_cat_detector_crops_chelsea_face(no_network):
-    result = crop_source(skimage.data.chelsea(), detector="cat", crop_scale=1.4)
+    result = cropped(skimage.data.chelsea(), detector="cat", crop_scale=1.4)
     box = result.face.box
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     assert CHELSEA_FACE[0] < centre[0] < CHELSEA_FACE[2] and CHELSEA_FACE[1] < centre[1] < CHELSEA_FACE[3]
@@ -93,10 +94,10 @@ def test_cat_detector_crops_chelsea_face(no_network):
 
 def test_box_and_mask_routes_crop_chelsea_face():
     img = skimage.data.chelsea()
-    by_box = crop_source(img, detector="bbox", face_box=CHELSEA_FACE, crop_scale=1.2, vy_ratio=0.0)
+    by_box = cropped(img, detector="bbox", face_box=CHELSEA_FACE, crop_scale=1.2, vy_ratio=0.0)
     mask = np.zeros(img.shape[:2], np.float32)
     mask[CHELSEA_FACE[1] : CHELSEA_FACE[3], CHELSEA_FACE[0] : CHELSEA_FACE[2]] = 1.0
-    by_mask = crop_source(img, mask=mask, crop_scale=1.2, vy_ratio=0.0)  # auto + mask = bbox
+    by_mask = cropped(img, mask=mask, crop_scale=1.2, vy_ratio=0.0)  # auto + mask = bbox
     assert by_mask.detector == "bbox"
     torch.testing.assert_close(by_box.M_o2c, by_mask.M_o2c)
     mid_eyes = np.mean(CHELSEA_EYES, axis=0)
@@ -106,7 +107,7 @@ def test_box_and_mask_routes_crop_chelsea_face():
 
 def test_no_face_error_suggests_bbox_and_none(no_network):
     with pytest.raises(FaceCropError) as info:
-        crop_source(skimage.data.coffee())
+        cropped(skimage.data.coffee())
     message = str(info.value)
     assert "bbox" in message and "'none'" in message
     assert isinstance(info.value, ValueError)

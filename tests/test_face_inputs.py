@@ -8,13 +8,13 @@ import torch
 
 from joyvasa.face import (
     FaceCropError,
-    crop_source,
     detect_faces,
     lip_open_ratio,
     make_feather_mask,
     paste_back,
 )
 from joyvasa.face.warp import warp_affine
+from tests.face_crop import WINDOW, cropped
 
 ASTRONAUT_BOX = (178, 60, 266, 173)
 
@@ -30,7 +30,7 @@ def _mask_on_original(result, height, width):
 
 def test_grayscale_image_is_converted_and_its_face_found():
     gray = skimage.color.rgb2gray(skimage.data.astronaut()).astype(np.float32)  # (H,W) float 0..1
-    result = crop_source(gray, detector="mtcnn")
+    result = cropped(gray, detector="mtcnn")
     assert result.crop_512.shape == (512, 512, 3)
     box = result.face.box
     assert abs((box[0] + box[2]) / 2 - 222) < 15 and abs((box[1] + box[3]) / 2 - 116) < 15
@@ -39,16 +39,16 @@ def test_grayscale_image_is_converted_and_its_face_found():
 def test_alpha_channel_is_dropped():
     rgb = skimage.data.astronaut()
     rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 7, np.uint8)], axis=-1)
-    a = crop_source(rgba, detector="bbox", face_box=ASTRONAUT_BOX)
-    b = crop_source(rgb, detector="bbox", face_box=ASTRONAUT_BOX)
+    a = cropped(rgba, detector="bbox", face_box=ASTRONAUT_BOX)
+    b = cropped(rgb, detector="bbox", face_box=ASTRONAUT_BOX)
     torch.testing.assert_close(a.crop_512, b.crop_512)
 
 
 def test_tiny_image_refused_for_detection_but_cropped_with_none():
     tiny = np.random.default_rng(0).random((17, 23, 3), dtype=np.float32)
     with pytest.raises(FaceCropError, match="too small.*'none'"):
-        crop_source(tiny)
-    result = crop_source(tiny, detector="none")
+        cropped(tiny)
+    result = cropped(tiny, detector="none")
     assert result.crop_512.shape == (512, 512, 3) and result.image_size == (17, 23)
     pasted = paste_back(_frames(result), torch.from_numpy(tiny), result.M_c2o)
     assert pasted.shape == (1, 16, 22, 3)  # even sizes
@@ -59,7 +59,7 @@ def test_large_6000x4000_photo_detects_crops_and_pastes():
     face = np.repeat(np.repeat(skimage.data.astronaut(), 4, axis=0), 4, axis=1)  # 2048 x 2048
     photo = np.full((4000, 6000, 3), 128, np.uint8)
     photo[1000:3048, 3000:5048] = face
-    result = crop_source(photo)
+    result = cropped(photo)
     centre = result.M_c2o.numpy() @ np.array([256.0, 256.0, 1.0])
     assert 3000 + 4 * 180 < centre[0] < 3000 + 4 * 265 and 1000 + 4 * 60 < centre[1] < 1000 + 4 * 200
     original = torch.from_numpy(photo).float().div_(255.0)
@@ -79,23 +79,23 @@ def test_large_6000x4000_photo_detects_crops_and_pastes():
 )
 def test_bad_images_get_clear_errors(bad, match):
     with pytest.raises(FaceCropError, match=match):
-        crop_source(bad, detector="none")
+        cropped(bad, detector="none")
 
 
 def test_bad_options_get_clear_errors():
     img = skimage.data.astronaut()
     with pytest.raises(FaceCropError, match="detector"):
-        crop_source(img, detector="yolo")
+        cropped(img, detector="yolo")
     with pytest.raises(FaceCropError, match="needs a box"):
-        crop_source(img, detector="bbox")
+        cropped(img, detector="bbox")
     with pytest.raises(FaceCropError, match="box"):
-        crop_source(img, detector="bbox", face_box=(10, 10, 5, 50))
+        cropped(img, detector="bbox", face_box=(10, 10, 5, 50))
     with pytest.raises(FaceCropError, match="mask"):
-        crop_source(img, mask=np.zeros((10, 10), np.float32))
+        cropped(img, mask=np.zeros((10, 10), np.float32))
     with pytest.raises(FaceCropError, match="insightface.*buffalo_l"):
         detect_faces(img, "insightface", model_folders=["/nonexistent"])
     with pytest.raises(FaceCropError, match="scale"):
-        crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX, crop_scale=0)
+        cropped(img, detector="bbox", face_box=ASTRONAUT_BOX, crop_scale=0)
 
 
 def test_crop_settings_are_adjustable():
@@ -103,10 +103,10 @@ def test_crop_settings_are_adjustable():
 
     from joyvasa.face.align import rect_from_five_points, similarity_from_rect
 
-    base, _ = similarity_from_rect(rect_from_five_points(lmk), 512, rotate=True)
-    wider, _ = similarity_from_rect(rect_from_five_points(lmk, scale=3.0), 512, rotate=True)
-    upright, _ = similarity_from_rect(rect_from_five_points(lmk), 512, rotate=False)
-    lower, _ = similarity_from_rect(rect_from_five_points(lmk, vy_ratio=0.0), 512, rotate=True)
+    base, _ = similarity_from_rect(rect_from_five_points(lmk, **WINDOW), 512, rotate=True)
+    wider, _ = similarity_from_rect(rect_from_five_points(lmk, **{**WINDOW, "crop_scale": 3.0}), 512, rotate=True)
+    upright, _ = similarity_from_rect(rect_from_five_points(lmk, **WINDOW), 512, rotate=False)
+    lower, _ = similarity_from_rect(rect_from_five_points(lmk, **{**WINDOW, "vy_ratio": 0.0}), 512, rotate=True)
     assert np.linalg.norm(wider[:2, 0]) == pytest.approx(np.linalg.norm(base[:2, 0]) * 2.3 / 3.0, rel=1e-5)
     assert abs(base[0, 1]) > 0.01 and upright[0, 1] == 0 and upright[1, 0] == 0
     eyes = (lmk[0] + lmk[1]) / 2
@@ -127,12 +127,12 @@ def test_paste_back_of_unchanged_crop_reproduces_original():
     img = skimage.data.astronaut()
     original = torch.from_numpy(img).float() / 255.0
     # The identity crop ('none' on a 512x512 image) is exact.
-    same = crop_source(img, detector="none")
+    same = cropped(img, detector="none")
     pasted = paste_back(_frames(same), original, same.M_c2o)[0]
     assert float((pasted - original).abs().max()) * 255 <= 2.0
     # A rotated, upscaled face crop: two bilinear resamplings blur sharp edges a little, so the
     # mean inside the mask is within 2 levels; on a smooth image every pixel is.
-    face = crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX)
+    face = cropped(img, detector="bbox", face_box=ASTRONAUT_BOX)
     inside = _mask_on_original(face, 512, 512) > 0.999
     pasted = paste_back(_frames(face), original, face.M_c2o)[0]
     assert float((pasted - original).abs()[inside].mean()) * 255 <= 2.0
@@ -140,7 +140,7 @@ def test_paste_back_of_unchanged_crop_reproduces_original():
     smooth = torch.stack([0.5 + 0.4 * torch.sin(6 * xx), 0.5 + 0.4 * torch.cos(5 * yy), 0.5 * (xx + yy)], -1)
     from joyvasa.face.align import rect_from_five_points, similarity_from_rect
 
-    rect = rect_from_five_points(np.array([[200.0, 200], [260, 215], [230, 240], [205, 270], [255, 282]]))
+    rect = rect_from_five_points(np.array([[200.0, 200], [260, 215], [230, 240], [205, 270], [255, 282]]), **WINDOW)
     m_o2c, m_c2o = similarity_from_rect(rect, 512)
     crop = warp_affine(smooth.permute(2, 0, 1)[None], m_o2c, (512, 512))
     pasted = paste_back(crop, smooth, m_c2o)[0]
@@ -151,7 +151,7 @@ def test_paste_back_of_unchanged_crop_reproduces_original():
 def test_paste_back_batches_on_the_frames_device_and_crop_only():
     img = skimage.data.astronaut()[:511, :509]
     original = torch.from_numpy(img).float() / 255.0
-    result = crop_source(img, detector="bbox", face_box=ASTRONAUT_BOX)
+    result = cropped(img, detector="bbox", face_box=ASTRONAUT_BOX)
     frames = _frames(result).repeat(3, 1, 1, 1)
     frames[1] = 0.0
     out = paste_back(frames, original, result.M_c2o)

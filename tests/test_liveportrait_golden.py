@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from joyvasa.liveportrait import load_liveportrait
-from joyvasa.liveportrait.keypoints import driving_keypoints, kp_info_from_raw
+from joyvasa.liveportrait.keypoints import kp_info_from_raw
 from tests.liveportrait_files import FORMATS, weights_dir
 from tests.recipe import assert_close_golden, load_golden
+from tests.recipe import plain_driving_keypoints as driving_keypoints
 
 FP16_STORED = 2e-3  # atol factor where the expected tensor is stored as float16
 

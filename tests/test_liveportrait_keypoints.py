@@ -13,7 +13,6 @@ from joyvasa.liveportrait.keypoints import (
     LIP_KEYPOINT_INDICES,
     apply_driving_multiplier,
     apply_stitching,
-    driving_keypoints,
     expression_friendly_multiplier,
     pose_bins_to_degrees,
     retargeting_delta,
@@ -27,16 +26,11 @@ from joyvasa.liveportrait.stitching_retargeting_network import (
     stitching_network,
 )
 from tests.recipe import assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden, recipe_state_dict
+from tests.recipe import plain_driving_keypoints as driving_keypoints
 
 
-@pytest.fixture(scope="module")
-def source():
-    return golden_source_kp_info()
-
-
-@pytest.fixture(scope="module")
-def motion():
-    return golden_driving_motion()
+source = pytest.fixture(golden_source_kp_info, scope="module", name="source")
+motion = pytest.fixture(golden_driving_motion, scope="module", name="motion")
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +100,15 @@ def test_retargeting_delta_feeds_source_and_ratios():
 
 def test_lip_normalization_delta_applies_the_lip_mlp_only_above_the_threshold():
     from joyvasa.liveportrait.keypoints import lip_normalization_delta
+    from joyvasa.pipeline import LIP_NORMALIZE_THRESHOLD
     from joyvasa.liveportrait.stitching_retargeting_network import lip_retargeting_network
 
     torch.manual_seed(0)
     lip_mlp = lip_retargeting_network().eval()
     x_s = torch.randn(1, 21, 3)
-    assert lip_normalization_delta(lip_mlp, x_s, 0.02) is None
-    assert lip_normalization_delta(lip_mlp, x_s, None) is None
-    delta = lip_normalization_delta(lip_mlp, x_s, 0.05)
+    assert lip_normalization_delta(lip_mlp, x_s, 0.02, threshold=LIP_NORMALIZE_THRESHOLD) is None
+    assert lip_normalization_delta(lip_mlp, x_s, None, threshold=LIP_NORMALIZE_THRESHOLD) is None
+    delta = lip_normalization_delta(lip_mlp, x_s, 0.05, threshold=LIP_NORMALIZE_THRESHOLD)
     expected = lip_mlp(torch.cat([x_s.reshape(1, 63), torch.tensor([[0.05, 0.0]])], dim=1)).reshape(1, 21, 3)
     torch.testing.assert_close(delta, expected)
 

@@ -144,6 +144,8 @@ def test_pe_variant_auto_samples_with_the_checkpoints_own_variant(tmp_path):
         template_path=template,
     )
     assert trained.generator.config.pe_variant == "per_position"
+    # One owner: the network has no variant of its own that could disagree with the config.
+    assert not hasattr(trained.generator.denoising_net, "pe_variant")
 
     from joyvasa import pipeline
     from joyvasa.options import SampleOptions

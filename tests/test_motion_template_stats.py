@@ -10,6 +10,7 @@ from joyvasa.checkpoints import CheckpointError
 from joyvasa.data import ClipFormatError, clip_path, list_clip_ids, read_clip, read_split, write_clip, write_split
 from joyvasa.motion import Motion, MotionTemplate
 from joyvasa.motion.template import STATS_EPSILON, TEMPLATE_KEYS
+from joyvasa.motion.motion import MODEL_FPS
 
 
 def random_motion(frames: int, seed: int) -> Motion:
@@ -42,7 +43,7 @@ def test_encode_is_the_exact_inverse_of_decode():
     encoded = template.encode(motion)
     assert encoded.shape == (40, 70)
     assert encoded[:, 63:].min() >= 0 and encoded[:, 63:].max() <= 1  # min-max dims of the fitting data
-    decoded = template.decode(encoded)
+    decoded = template.decode(encoded, fps=MODEL_FPS, smoothing=0.0)
     for name in ("exp", "scale", "t", "pitch", "yaw", "roll"):
         torch.testing.assert_close(getattr(decoded, name), getattr(motion, name), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(template.encode(decoded), encoded, rtol=1e-5, atol=1e-5)
@@ -58,7 +59,7 @@ def test_constant_dimensions_get_the_documented_epsilon():
     encoded = template.encode(motion)
     assert torch.isfinite(encoded).all()
     assert encoded[:, 16].abs().max() == 0 and encoded[:, 69].abs().max() == 0
-    assert template.decode(encoded).roll[0].item() == pytest.approx(7.0)
+    assert template.decode(encoded, fps=MODEL_FPS, smoothing=0.0).roll[0].item() == pytest.approx(7.0)
 
 
 def test_from_motions_refuses_no_frames():

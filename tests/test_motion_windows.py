@@ -15,10 +15,15 @@ from joyvasa.motion import (
     sample_ddpm,
     sample_motion,
 )
+from joyvasa.options import SampleOptions
 from tests.motion_files import loaded_bundle
 
 FPS = 25
-FAST = dict(sampler="ddim", steps=2)
+
+
+def settings(**changes) -> dict:
+    """sample_motion's settings: SampleOptions' defaults, 2 DDIM steps unless ``changes`` say otherwise."""
+    return SampleOptions(**{"sampler": "ddim", "steps": 2, **changes}).sampling_settings()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def speech_like(seconds: float, seed: int = 0) -> torch.Tensor:
 
 
 def test_61_second_clip_gives_fps_times_duration_frames(generator):
-    motion = generate_motion(generator, speech_like(61.0), fps=FPS, seed=1, **FAST)
+    motion = generate_motion(generator, speech_like(61.0), fps=FPS, **settings(seed=1))
     assert motion.shape == (FPS * 61, 73)
     assert torch.isfinite(motion).all()
 
@@ -43,8 +48,8 @@ def test_10_second_clip_aligned_and_upstream_timing(generator):
     audio = speech_like(10.0)
     features = encode_audio_features(generator, audio)
     assert features.n_windows == 3
-    upstream = sample_motion(generator, features, seed=3, timing="upstream", **FAST)
-    aligned = sample_motion(generator, features, seed=3, timing="aligned", **FAST)
+    upstream = sample_motion(generator, features, **settings(seed=3, timing="upstream"))
+    aligned = sample_motion(generator, features, **settings(seed=3, timing="aligned"))
     assert upstream.shape[0] == (audio.numel() + 1920) // 640 == 253
     assert aligned.shape[0] == 250
     torch.testing.assert_close(aligned, upstream[2:252])
@@ -52,31 +57,31 @@ def test_10_second_clip_aligned_and_upstream_timing(generator):
 
 def test_faithful_ddpm_on_a_short_clip(generator):
     steps = []
-    motion = generate_motion(generator, speech_like(0.6), seed=0,
+    motion = generate_motion(generator, speech_like(0.6), **settings(sampler="ddpm", steps=0),
                              callback=lambda step, total, x0: steps.append((step, total, tuple(x0.shape))))
     assert motion.shape == (15, 73)
     assert steps[0] == (1, 50, (1, 100, 73)) and steps[-1][:2] == (50, 50) and len(steps) == 50
 
 
 def test_very_short_and_silent_clips_work(generator):
-    short = generate_motion(generator, speech_like(0.2), seed=0, **FAST)
-    silent = generate_motion(generator, torch.zeros(16000 * 3), seed=0, **FAST)
+    short = generate_motion(generator, speech_like(0.2), **settings(seed=0))
+    silent = generate_motion(generator, torch.zeros(16000 * 3), **settings(seed=0))
     assert short.shape == (5, 73) and silent.shape == (75, 73)
     assert torch.isfinite(short).all() and torch.isfinite(silent).all()
 
 
 def test_empty_clip_is_a_clear_error(generator):
     with pytest.raises(ValueError, match="audio_16k is empty"):
-        generate_motion(generator, torch.zeros(0))
-    with pytest.raises(ValueError, match="audio_16k must be one mono channel"):
-        generate_motion(generator, torch.zeros(2, 1600))
+        generate_motion(generator, torch.zeros(0), **settings())
+    with pytest.raises(ValueError, match="audio_16k samples have shape"):
+        generate_motion(generator, torch.zeros(2, 2, 1600), **settings())
 
 
 def test_same_seed_same_motion_other_seed_other_motion(generator):
     features = encode_audio_features(generator, speech_like(1.0))
-    first = sample_motion(generator, features, seed=7, sampler="ddim", steps=3)
-    again = sample_motion(generator, features, seed=7, sampler="ddim", steps=3)
-    other = sample_motion(generator, features, seed=8, sampler="ddim", steps=3)
+    first = sample_motion(generator, features, **settings(seed=7, steps=3))
+    again = sample_motion(generator, features, **settings(seed=7, steps=3))
+    other = sample_motion(generator, features, **settings(seed=8, steps=3))
     torch.testing.assert_close(first, again, rtol=0, atol=0)
     assert (first - other).abs().max() > 1e-3
 
@@ -88,8 +93,8 @@ def test_windows_carry_previous_motion(generator):
     assert features.n_windows == 2
     changed = replace(features, window_features=features.window_features.clone())
     changed.window_features[0] = 0
-    a = sample_motion(generator, features, seed=0, timing="upstream", **FAST)
-    b = sample_motion(generator, changed, seed=0, timing="upstream", **FAST)
+    a = sample_motion(generator, features, **settings(seed=0, timing="upstream"))
+    b = sample_motion(generator, changed, **settings(seed=0, timing="upstream"))
     assert a.shape[0] == (80000 + 1920) // 640
     assert (a[100:] - b[100:]).abs().max() > 1e-3
 
@@ -103,12 +108,12 @@ def test_callback_can_cancel(generator):
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        generate_motion(generator, speech_like(1.0), callback=cancel_at_third)
+        generate_motion(generator, speech_like(1.0), **settings(steps=5), callback=cancel_at_third)
 
 
 def test_ddpm_rejects_a_step_count(generator):
     with pytest.raises(ValueError, match="always runs all 50"):
-        generate_motion(generator, speech_like(0.5), sampler="ddpm", steps=10)
+        generate_motion(generator, speech_like(0.5), **settings(sampler="ddpm", steps=10))
 
 
 # -- samplers on a toy denoiser ---------------------------------------------------------
@@ -146,5 +151,5 @@ def test_ddim_is_deterministic_and_visits_the_requested_steps():
 
 @pytest.mark.parametrize("fps, seconds, frames", [(30, 2.0, 60), (25, 1.23, 31)])
 def test_other_frame_rates_and_fractional_durations(generator, fps, seconds, frames):
-    motion = generate_motion(generator, speech_like(seconds), fps=fps, seed=0, **FAST)
+    motion = generate_motion(generator, speech_like(seconds), fps=fps, **settings(seed=0))
     assert motion.shape == (frames, 73)

@@ -171,7 +171,7 @@ def test_missing_models_give_the_download_command(node_classes, model_dirs):
                                 "spade_generator", "stitching_retargeting_module")}
     with pytest.raises(ModelFileMissing) as err:
         node_classes["JoyVASALoadLivePortrait"].execute(
-            mode="human", device="cpu", precision="auto", download="off", **auto
+            kind="human", device="cpu", precision="auto", download="off", **auto
         )
     message = str(err.value)
     assert "hf download KwaiVGI/LivePortrait" in message
@@ -388,7 +388,7 @@ def test_liveportrait_lists_offer_each_network_only_its_files(node_classes, mode
                                 "stitching_retargeting_module")}
     with pytest.raises(ValueError, match="warping_module: 'animal/warping_module.safetensors' is animal weights"):
         node_classes["JoyVASALoadLivePortrait"].execute(
-            mode="human", device="cpu", precision="auto", download="off",
+            kind="human", device="cpu", precision="auto", download="off",
             warping_module="animal/warping_module.safetensors", **auto)
 
 
@@ -435,3 +435,36 @@ def test_every_widget_has_a_tooltip(node_classes):
             if is_widget and not options.get("tooltip"):
                 missing.append(f"{node_id}.{name}")
     assert not missing, missing
+
+
+def test_every_node_with_a_model_input_gets_its_models_loaded_for_it(node_classes):
+    """No node calls ready() by hand: each one with a model input has a ``loads_models``
+    execute, which hands it the library model already loaded by ComfyUI's model management."""
+    import comfy.model_management as mm
+
+    from joyvasa_comfy_pack.nodes import types
+    from joyvasa_comfy_pack.nodes.models import loads_models, manage
+
+    model_types = {types.LivePortrait.io_type, types.MotionGenerator.io_type}
+    heavy = sorted(node_id for node_id, cls in node_classes.items()
+                   if any(i.get_io_type() in model_types for i in cls.GET_SCHEMA().inputs))
+    assert heavy == sorted(["JoyVASAAnimate", "JoyVASAEncodeAudio", "JoyVASAExtractMotionFromVideo",
+                            "JoyVASAExtractSource", "JoyVASAPreviewMotion", "JoyVASARender",
+                            "JoyVASARenderToVideo", "JoyVASASampleMotion"])
+    assert [node_id for node_id in heavy if not getattr(node_classes[node_id].execute, "loads_models", False)] == []
+
+    networks = torch.nn.Linear(2, 2)
+    managed = manage("the library model", networks, "test", torch.device("cpu"), torch.device("cpu"),
+                     torch.float32, {})
+    seen = []
+
+    @loads_models
+    def execute(cls, model, other=None):
+        seen.append((model, other))
+        return "done"
+
+    mm.unload_all_models()
+    assert execute(None, managed, other=managed) == "done"
+    assert seen == [("the library model", "the library model")]
+    assert any(m.model is managed.patcher for m in mm.current_loaded_models)
+    mm.unload_all_models()

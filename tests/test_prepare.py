@@ -42,6 +42,9 @@ from tests.video_files import (
     two_shot_video,
     write_video,
 )
+from tests.face_crop import cropped
+from tests.liveportrait_files import weights_dir
+from tests.video_files import astronaut_frames, faceless_video, talking_video
 
 MTCNN = VideoCropOptions(detector="mtcnn", detect_every=10)  # few detections: MTCNN is the slow part
 MIN_SECONDS = 0.7  # the made videos are 0.8 to 1.6 s long
@@ -140,7 +143,7 @@ def test_one_face_frame_is_cropped_exactly_as_the_inference_crop_when_tracked():
     tracked = VideoCropOptions(detector="mtcnn", crop="tracked", tracked_rotate=True, detect_every=3, box_smoothing=0.0)
     matrices = track_crop_matrices(TensorFrames(frames, 25), tracked)
     for index in (0, 3):
-        expected = crop_source(frames[index], detector="mtcnn").M_o2c.numpy()
+        expected = cropped(frames[index], detector="mtcnn").M_o2c.numpy()
         np.testing.assert_allclose(matrices[index], expected, rtol=1e-5, atol=1e-3)
 
 

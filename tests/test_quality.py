@@ -7,6 +7,7 @@ import torch
 
 from joyvasa.motion import Motion
 from joyvasa.quality import audio_loudness, lip_sync, main, mean_squared_acceleration, seam_jump_ratio
+from joyvasa.motion.motion import MODEL_FPS
 from tests.training_data import synthetic_clip
 
 
@@ -19,7 +20,7 @@ def shifted(motion: Motion, frames: int) -> Motion:
 
 def test_loudness_is_rms_per_frame():
     audio = torch.cat([torch.zeros(640), 0.5 * torch.ones(640), -0.25 * torch.ones(320)])
-    torch.testing.assert_close(audio_loudness(audio, 3), torch.tensor([0.0, 0.5, (0.0625 / 2) ** 0.5]))
+    torch.testing.assert_close(audio_loudness(audio, 3, MODEL_FPS), torch.tensor([0.0, 0.5, (0.0625 / 2) ** 0.5]))
 
 
 def test_lip_sync_finds_zero_lag_and_a_delay():

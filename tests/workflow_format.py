@@ -38,9 +38,9 @@ def _extra_values(kind: Any, options: dict) -> list:
     """Values the frontend stores after a widget's own value."""
     if options.get("control_after_generate"):
         return ["fixed"]
-    if options.get("image_upload"):
-        return ["image"]
-    if options.get("audio_upload") or options.get("video_upload"):
+    if options.get("image_upload") or options.get("video_upload"):
+        return ["image"]  # the frontend's upload button (one widget for images and videos)
+    if options.get("audio_upload"):
         return [None, None]
     return []
 

@@ -39,7 +39,6 @@ from joyvasa import checkpoints
 from joyvasa.audio.waveform import SAMPLE_RATE
 
 FEATURE_RATE = 50  # frames per second of the convolutional feature extractor
-VIDEO_FPS = 25  # JoyVASA's motion frame rate
 
 # Upstream `audio_model` names (checkpoint args) -> the encoder family they build.
 ENCODER_KINDS = {
@@ -288,7 +287,7 @@ def resample_frames(features: torch.Tensor, n_frames: int) -> torch.Tensor:
 
 
 def encode_audio_window(
-    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: int = VIDEO_FPS
+    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """JoyVASA's feature extraction for one window of 16 kHz audio.
 
@@ -331,7 +330,7 @@ def time_mask(config, batch: int, length: int, device=None) -> torch.Tensor | No
 
 
 def audio_hidden_states(
-    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: int = VIDEO_FPS, *, spec_augment: bool = False
+    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: float, *, spec_augment: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`encode_audio_window` without inference mode, so gradients can flow
     (training); the encoder's own train/eval mode decides dropout and layerdrop.

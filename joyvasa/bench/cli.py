@@ -19,7 +19,7 @@ import argparse
 
 import torch
 
-from .timing import DTYPES, parse_list
+from .timing import DTYPES, SAMPLER_SPECS, parse_list
 
 SECTIONS = ("source", "motion", "render", "paste")
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photo-size", type=int, default=1024, help="side of the synthetic source photo")
     parser.add_argument("--liveportrait", default=None, help="real LivePortrait weights folder instead of synthetic")
     parser.add_argument("--motion-seconds", type=float, default=8.0, help="audio length for the motion section")
-    parser.add_argument("--samplers", default="ddpm:50,ddim:25,ddim:10", help="sampler:steps list")
+    parser.add_argument("--samplers", default=SAMPLER_SPECS, help="sampler:steps list")
     parser.add_argument("--no-reference-motion", dest="reference_motion", action="store_false",
                         help="skip the upstream-style uncached DDPM run")
     parser.add_argument("--memory-clip-seconds", type=float, default=0.0,

@@ -22,16 +22,17 @@ import torch
 from joyvasa.audio.waveform import SAMPLE_RATE
 from joyvasa.motion import MotionGenerator
 from joyvasa.motion.samplers import sample_ddpm
+from joyvasa.options import SampleOptions
 
 from .synthetic import RELEASED_MOTION_CONFIG, synthetic_motion_generator
-from .timing import Timings, header, parse_list, sync
+from .timing import SAMPLER_SPECS, Timings, header, parse_list, sync
 
 FEATURES = "features (HuBERT + projection)"
 REFERENCE_DDPM = "DDPM 50, uncached decoder (reference-style)"
 
 
 @torch.inference_mode()
-def reference_path_ddpm(model: MotionGenerator, features, cfg_scale: float = 2.0) -> None:
+def reference_path_ddpm(model: MotionGenerator, features, cfg_scale: float) -> None:
     """Upstream-style sampling: the full decoder (audio side included) at every step."""
     net, config = model.denoising_net, model.config
     x_T = torch.randn(1, config.n_motions, config.motion_feat_dim, device=features.window_features.device)
@@ -43,7 +44,7 @@ def reference_path_ddpm(model: MotionGenerator, features, cfg_scale: float = 2.0
 
         def denoise(x_t, t):
             out = net(torch.cat([x_t, x_t]), audio_in, prev_motion_in, prev_audio_in,
-                      torch.tensor([t, t], device=x_t.device))[:, -config.n_motions:]
+                      torch.tensor([t, t], device=x_t.device), model.config.pe_variant)[:, -config.n_motions:]
             return out[:1] + cfg_scale * (out[1:] - out[:1])
 
         motion = sample_ddpm(denoise, x_T, model.diffusion_sched, generator=0)
@@ -86,17 +87,17 @@ def bench_motion(options, device) -> dict:
     audio = 0.1 * torch.randn(round(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0))
     encode_audio_features(model, audio[:SAMPLE_RATE])  # warm-up
     features = encode_audio_features(model, audio)
-    sample_motion(model, features, sampler="ddim", steps=2)
+    sample_motion(model, features, **SampleOptions(sampler="ddim", steps=2).sampling_settings())
     print(f"  {features.n_windows} windows of 4 s; released-size generator (HuBERT-base + 8-layer denoiser), "
           "synthetic weights")
     variants = [(FEATURES, lambda: encode_audio_features(model, audio))]
     for spec in parse_list(options.samplers):
         name, steps = parse_sampler(spec)
         label = f"{name.upper()} {steps or 'default'} steps, CFG"
-        variants.append((label, lambda name=name, steps=steps: sample_motion(model, features, sampler=name,
-                                                                             steps=steps, seed=0)))
+        variants.append((label, lambda name=name, steps=steps: sample_motion(
+            model, features, **SampleOptions(sampler=name, steps=steps or 0).sampling_settings())))
     if options.reference_motion:
-        variants.append((REFERENCE_DDPM, lambda: reference_path_ddpm(model, features)))
+        variants.append((REFERENCE_DDPM, lambda: reference_path_ddpm(model, features, SampleOptions().cfg_scale)))
     timings = Timings()
     for _ in range(options.repeats):
         for name, run in variants:
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.motion", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--seconds", dest="motion_seconds", type=float, default=12.0, help="length of the synthetic clip")
-    parser.add_argument("--samplers", default="ddpm:50,ddim:25,ddim:10", help="sampler:steps list")
+    parser.add_argument("--samplers", default=SAMPLER_SPECS, help="sampler:steps list")
     parser.add_argument("--no-reference-motion", dest="reference_motion", action="store_false",
                         help="skip the upstream-style uncached DDPM run")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats per variant (median shown)")

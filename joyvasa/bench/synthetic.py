@@ -31,6 +31,8 @@ from typing import Iterable, Mapping
 import torch
 from torch import nn
 
+from joyvasa.motion.motion import MODEL_FPS
+
 # Kinds of state-dict entries (those of manifests.json): "param" and "stat" (norm running
 # statistics) get the recipe, "sn" (spectral-norm vectors) follow from their weight,
 # "buffer" (tables, masks, schedules) keep what the module computes itself.
@@ -40,7 +42,7 @@ SPECTRAL_SUFFIXES = ("weight_u", "weight_v")
 # The released motion generator's shape (the golden README's "Module settings used").
 RELEASED_MOTION_CONFIG = dict(
     motion_feat_dim=73, feature_dim=256, n_prev_motions=10, n_motions=100, n_layers=8, n_heads=8,
-    ffn_dim=1024, n_diff_steps=50, fps=25.0, pad_mode="zero", audio_model="hubert_zh",
+    ffn_dim=1024, n_diff_steps=50, fps=MODEL_FPS, pad_mode="zero", audio_model="hubert_zh",
 )
 MOTION_NAMESPACE = "motion_generator"
 # LivePortraitModels argument -> namespace of the stitching MLP's weights.

@@ -6,7 +6,10 @@ import statistics
 
 import torch
 
-FPS = 25.0  # frame rate of the composed end-to-end figures
+from joyvasa.motion.motion import MODEL_FPS
+
+FPS = MODEL_FPS  # frame rate of the composed end-to-end figures
+SAMPLER_SPECS = "ddpm:50,ddim:25,ddim:10"  # the --samplers the motion figures compare by default
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -3,7 +3,8 @@
 The crop is decided by three numbers: a centre, a side length and the face's roll.
 ``rect_from_landmarks`` derives them the way LivePortrait does (anchor points from
 5/68/101/106/203 landmarks, a square around the landmarks in the face's own frame,
-``scale`` and the ``vx_ratio``/``vy_ratio`` offsets); ``similarity_from_rect`` turns
+``crop_scale`` and the ``vx_ratio``/``vy_ratio`` offsets; their defaults are
+:class:`joyvasa.options.SourceOptions`); ``similarity_from_rect`` turns
 them into the 3x3 matrices original->crop and crop->original.
 
 Conventions are OpenCV's: pixel centres at integer coordinates, the crop centre at
@@ -72,17 +73,17 @@ def face_axes(eye_center: np.ndarray, mouth_center: np.ndarray) -> tuple[np.ndar
     return ux, uy
 
 
-def _apply_offsets(center, size, ux, uy, scale, vx_ratio, vy_ratio) -> FaceRect:
-    size = size * scale
+def _apply_offsets(center, size, ux, uy, crop_scale, vx_ratio, vy_ratio) -> FaceRect:
+    size = size * crop_scale
     center = center + ux * (vx_ratio * size) + uy * (vy_ratio * size)
     return FaceRect(center=center, size=float(size), ux=ux, uy=uy)
 
 
 def rect_from_landmarks(
-    points: np.ndarray, *, scale: float = 2.3, vx_ratio: float = 0.0, vy_ratio: float = -0.125
+    points: np.ndarray, *, crop_scale: float, vx_ratio: float, vy_ratio: float
 ) -> FaceRect:
     """LivePortrait's crop window: the square bounding the landmarks in the face frame,
-    times ``scale``, shifted by ``vx_ratio``/``vy_ratio`` of its side along the face axes."""
+    times ``crop_scale``, shifted by ``vx_ratio``/``vy_ratio`` of its side along the face axes."""
     pts = np.asarray(points, dtype=np.float64)
     left, right, mouth = eye_mouth_anchors(pts)
     ux, uy = face_axes((left + right) / 2, mouth)
@@ -91,7 +92,7 @@ def rect_from_landmarks(
     low, high = rotated.min(0), rotated.max(0)
     mid = (low + high) / 2
     center = mean + ux * mid[0] + uy * mid[1]
-    return _apply_offsets(center, float((high - low).max()), ux, uy, scale, vx_ratio, vy_ratio)
+    return _apply_offsets(center, float((high - low).max()), ux, uy, crop_scale, vx_ratio, vy_ratio)
 
 
 # Five points span far less of the face than 106 do, so LivePortrait's rule would crop too
@@ -103,7 +104,7 @@ FIVE_POINT_SIDE = 2.167
 
 
 def rect_from_five_points(
-    points5: np.ndarray, *, scale: float = 2.3, vx_ratio: float = 0.0, vy_ratio: float = -0.125
+    points5: np.ndarray, *, crop_scale: float, vx_ratio: float, vy_ratio: float
 ) -> FaceRect:
     """Crop window from 5 points (eyes, nose, mouth corners), calibrated to frame the face
     as the 106-point rule does; the roll comes from the same eye/mouth anchors."""
@@ -112,18 +113,18 @@ def rect_from_five_points(
     ux, uy = face_axes(eyes, mouth)
     d = float(np.linalg.norm(mouth - eyes))
     center = eyes + uy * (FIVE_POINT_CENTER_BELOW_EYES * d)
-    return _apply_offsets(center, FIVE_POINT_SIDE * d, ux, uy, scale, vx_ratio, vy_ratio)
+    return _apply_offsets(center, FIVE_POINT_SIDE * d, ux, uy, crop_scale, vx_ratio, vy_ratio)
 
 
 def rect_from_box(
-    box, *, scale: float = 2.3, vx_ratio: float = 0.0, vy_ratio: float = -0.125
+    box, *, crop_scale: float, vx_ratio: float, vy_ratio: float
 ) -> FaceRect:
     """Upright crop window from a face box (x1, y1, x2, y2): the box is taken as the extent
     the landmarks would have had."""
     x1, y1, x2, y2 = (float(v) for v in box)
     center = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
     ux, uy = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-    return _apply_offsets(center, max(x2 - x1, y2 - y1), ux, uy, scale, vx_ratio, vy_ratio)
+    return _apply_offsets(center, max(x2 - x1, y2 - y1), ux, uy, crop_scale, vx_ratio, vy_ratio)
 
 
 def similarity_from_rect(rect: FaceRect, dsize: int = 512, rotate: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from .image import to_rgb_tensor
 from .warp import resize_area, warp_affine
 
 CROP_MODES = DETECTORS + ("none", "bbox")
+CROP_SIZE = 512  # side of the aligned crop the renderer pastes back (its input is this resized to 256)
 
 
 @dataclass
@@ -35,7 +36,7 @@ class CropResult:
     image_size: tuple[int, int]  # (H, W) of the source image
     detector: str = ""  # what produced the crop: a detector name, 'bbox' or 'none'
     face: Face | None = None
-    dsize: int = 512
+    dsize: int = CROP_SIZE
 
 
 def box_from_mask(mask, image_size: tuple[int, int]) -> list[float]:
@@ -128,10 +129,10 @@ def _pick_face(faces: list[Face], face_index: int, box, detector: str) -> Face:
     return faces[face_index]
 
 
-def rect_for_face(face: Face, *, scale: float = 2.3, vx_ratio: float = 0.0, vy_ratio: float = -0.125):
+def rect_for_face(face: Face, *, crop_scale: float, vx_ratio: float, vy_ratio: float):
     """The crop window (:class:`FaceRect`) for a detected face: LivePortrait's rule on its
     landmarks (5 points: the calibrated five-point rule), or its box when it has none."""
-    params = dict(scale=scale, vx_ratio=vx_ratio, vy_ratio=vy_ratio)
+    params = dict(crop_scale=crop_scale, vx_ratio=vx_ratio, vy_ratio=vy_ratio)
     pts = face.landmarks
     if pts is None:
         return rect_from_box(face.box, **params)
@@ -145,7 +146,7 @@ def _resize_matrix(height: int, width: int, dsize: int) -> np.ndarray:
     return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
 
 
-def warp_crops(images: torch.Tensor, m_o2c, dsize: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def warp_crops(images: torch.Tensor, m_o2c, dsize: int = CROP_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
     """The crop itself: (B,3,H,W) 0..1 warped by the 3x3 ``m_o2c`` to (B,3,dsize,dsize), and
     that area-resized to the renderer's (B,3,256,256). Used by :func:`crop_source` and by the
     video path (one matrix per call)."""
@@ -153,63 +154,71 @@ def warp_crops(images: torch.Tensor, m_o2c, dsize: int = 512) -> tuple[torch.Ten
     return crop, resize_area(crop, 256)
 
 
+def face_box_of(mask, face_box, image_size: tuple[int, int]):
+    """The face region as a box: ``face_box`` itself, or the bounding box of ``mask``; None: detect."""
+    if mask is None:
+        return face_box
+    if face_box is not None:
+        raise FaceCropError("face_box and mask: give one of them, not both.")
+    return box_from_mask(mask, image_size)  # the mask's only use is its bounding box
+
+
 def crop_source(
-    image,
-    *,
-    detector: str = "auto",
-    face_index: int = 0,
-    face_box=None,
-    mask=None,
-    crop_scale: float = 2.3,
-    vx_ratio: float = 0.0,
-    vy_ratio: float = -0.125,
-    rotate: bool = True,
-    dsize: int = 512,
-    model_folders=None,
-    **detector_opts,
+    image, *, detector: str, face_index: int, crop_scale: float, vx_ratio: float, vy_ratio: float, rotate: bool,
+    face_box=None, mask=None, dsize: int = CROP_SIZE, model_folders=None, **detector_opts,
 ) -> CropResult:
-    """Crop the source face the way LivePortrait does.
+    """Crop the source face the way LivePortrait does: the entry for direct library callers,
+    which checks the photo and the settings, then runs :func:`crop_face`.
+
+    The settings are :class:`joyvasa.options.SourceOptions`' (defaults and ranges there);
+    ``mask``: an (H, W) region of the face, used as its bounding box (or ``face_box``).
+    """
+    rgb = to_rgb_tensor(image)
+    if str(detector).lower() not in CROP_MODES:
+        raise FaceCropError(f"detector {detector!r} is unknown; choose one of {', '.join(CROP_MODES)}.")
+    if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and crop_scale > 0):
+        raise FaceCropError(f"crop_scale: must be a positive number, got {crop_scale!r}.")
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (vx_ratio, vy_ratio)):
+        raise FaceCropError(f"vx_ratio / vy_ratio: must be finite numbers, got {vx_ratio!r} / {vy_ratio!r}.")
+    if int(dsize) != dsize or not 64 <= dsize <= 2048:
+        raise FaceCropError(f"dsize: must be a whole number from 64 to 2048 (the renderer expects {CROP_SIZE}), "
+                            f"got {dsize!r}.")
+    if int(face_index) != face_index or face_index < 0:
+        raise FaceCropError(f"face_index: must be 0 or more (0 = the largest face), got {face_index!r}.")
+    return crop_face(
+        rgb, detector=str(detector).lower(), face_index=int(face_index), crop_scale=float(crop_scale),
+        vx_ratio=float(vx_ratio), vy_ratio=float(vy_ratio), rotate=bool(rotate),
+        face_box=face_box_of(mask, face_box, tuple(rgb.shape[:2])), dsize=int(dsize), model_folders=model_folders,
+        **detector_opts,
+    )
+
+
+def crop_face(
+    rgb: torch.Tensor, *, detector: str, face_index: int, crop_scale: float, vx_ratio: float, vy_ratio: float,
+    rotate: bool, face_box, dsize: int = CROP_SIZE, model_folders=None, **detector_opts,
+) -> CropResult:
+    """The crop of a checked photo ((H, W, 3) float32 0..1, as :func:`to_rgb_tensor` gives) with
+    checked settings (:class:`joyvasa.options.SourceOptions`); the pipeline's stage checks both.
 
     detector: 'auto' (InsightFace when its files are in one of ``model_folders``, else MTCNN),
     'mtcnn', 'insightface', 'cat' (cat faces), 'none' (the image is the face: resize only)
-    or 'bbox' (crop around ``face_box`` (x1, y1, x2, y2) or the bounding box of ``mask``).
-    With 'auto' a given box or mask means 'bbox'; with a named detector it picks the
-    detected face that overlaps it. Otherwise faces are ordered largest first and
-    ``face_index`` picks one. ``crop_scale``, ``vx_ratio``, ``vy_ratio`` and ``rotate`` are
-    LivePortrait's crop settings (window side = landmark extent x crop_scale, offsets as
-    fractions of the side, roll correction). ``model_folders``: one folder or a list of
-    them where InsightFace's files are looked for.
+    or 'bbox' (crop around ``face_box`` (x1, y1, x2, y2)). With 'auto' a given box means
+    'bbox'; with a named detector it picks the detected face that overlaps it. Otherwise
+    faces are ordered largest first and ``face_index`` picks one. ``crop_scale``,
+    ``vx_ratio``, ``vy_ratio`` and ``rotate`` are LivePortrait's crop settings (window side
+    = landmark extent x crop_scale, offsets as fractions of the side, roll correction).
+    ``model_folders``: one folder or a list of them where InsightFace's files are looked for.
     """
-    rgb = to_rgb_tensor(image)
     height, width = rgb.shape[:2]
-    name = str(detector).lower()
-    if name not in CROP_MODES:
-        raise FaceCropError(f"detector {detector!r} is unknown; choose one of {', '.join(CROP_MODES)}.")
-    if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and crop_scale > 0):
-        raise FaceCropError(f"crop_scale: must be a positive number (LivePortrait uses 2.3), got {crop_scale!r}.")
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (vx_ratio, vy_ratio)):
-        raise FaceCropError("vx_ratio / vy_ratio: must be finite numbers (LivePortrait uses 0 and -0.125).")
-    if int(dsize) != dsize or not 64 <= dsize <= 2048:
-        raise FaceCropError(f"dsize: must be a whole number from 64 to 2048 (the renderer expects 512), got {dsize!r}.")
-    if int(face_index) != face_index or face_index < 0:
-        raise FaceCropError(f"face_index: must be 0 or more (0 = the largest face), got {face_index!r}.")
-    dsize, face_index = int(dsize), int(face_index)
-    params = dict(scale=float(crop_scale), vx_ratio=float(vx_ratio), vy_ratio=float(vy_ratio))
-
-    box = face_box
-    if box is not None and mask is not None:
-        raise FaceCropError("face_box and mask: give one of them, not both.")
-    if mask is not None:
-        box = box_from_mask(mask, (height, width))
-    if box is not None:
-        box = _check_box(box, (height, width))
+    params = dict(crop_scale=crop_scale, vx_ratio=vx_ratio, vy_ratio=vy_ratio)
+    box = None if face_box is None else _check_box(face_box, (height, width))
 
     face, landmarks = None, None
-    if name == "none":
+    if detector == "none":
         m_o2c = _resize_matrix(height, width, dsize)
         m_c2o = np.linalg.inv(m_o2c)
         used = "none"
-    elif name == "bbox" or (name == "auto" and box is not None):
+    elif detector == "bbox" or (detector == "auto" and box is not None):
         if box is None:
             raise FaceCropError(
                 "detector 'bbox': it needs a box (x1, y1, x2, y2) or a MASK of the face; "
@@ -218,13 +227,13 @@ def crop_source(
         m_o2c, m_c2o = similarity_from_rect(rect_from_box(box, **params), dsize=dsize, rotate=False)
         used = "bbox"
     else:
-        faces = detect_faces(rgb, name, model_folders=model_folders, **detector_opts)
-        used = faces[0].detector if faces else name
+        faces = detect_faces(rgb, detector, model_folders=model_folders, **detector_opts)
+        used = faces[0].detector if faces else detector
         face = _pick_face(faces, face_index, box, used)
         landmarks = face.landmarks
         if landmarks is not None and len(landmarks) not in SUPPORTED_LANDMARK_COUNTS and len(landmarks) <= 101:
             raise FaceCropError(f"detector {used!r} returned {len(landmarks)} landmarks, a layout the crop does not know.")
-        m_o2c, m_c2o = similarity_from_rect(rect_for_face(face, **params), dsize=dsize, rotate=bool(rotate))
+        m_o2c, m_c2o = similarity_from_rect(rect_for_face(face, **params), dsize=dsize, rotate=rotate)
 
     chw = rgb.permute(2, 0, 1)[None]
     crop, crop_256 = warp_crops(chw, m_o2c, dsize)  # (1,3,dsize,dsize), (1,3,256,256)

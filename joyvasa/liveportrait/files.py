@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from joyvasa.model_files import LIVEPORTRAIT_NETWORKS as LIVEPORTRAIT_PARTS  # the five files, one definition
-from joyvasa.model_files import MODES as KINDS  # ("human", "animal")
+from joyvasa.model_files import KINDS, LIVEPORTRAIT_EXTENSIONS  # KINDS: ("human", "animal")
 
 from ..checkpoints import CheckpointError
 
 BASE_PARTS = LIVEPORTRAIT_PARTS[:4]  # F, M, W, G
 STITCHING_PART = LIVEPORTRAIT_PARTS[4]  # stitching_retargeting_module
-WEIGHT_EXTENSIONS = (".pth", ".safetensors", ".pt", ".sft")
 
 
 
@@ -60,7 +59,7 @@ def _layouts(root: Path, kind: str) -> list[_Layout]:
 
 
 def _find_file(folder: Path, part: str) -> Path | None:
-    for extension in WEIGHT_EXTENSIONS:
+    for extension in LIVEPORTRAIT_EXTENSIONS:
         candidate = folder / f"{part}{extension}"
         if candidate.is_file():
             return candidate

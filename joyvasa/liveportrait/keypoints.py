@@ -154,15 +154,18 @@ def driving_keypoints(
     source: Mapping[str, torch.Tensor],
     motion: Mapping[str, torch.Tensor],
     *,
-    animal: bool = False,
-    region: str = "all",
-    driving_option: str = "pose-friendly",
-    relative_motion: bool = True,
+    animal: bool,
+    region: str,
+    driving_option: str,
+    relative_motion: bool,
+    driving_multiplier: float,
     stitching: Callable[[torch.Tensor], torch.Tensor] | None = None,
     lip_delta: torch.Tensor | None = None,
-    driving_multiplier: float = 1.0,
 ) -> torch.Tensor:
     """Driving keypoints x_d (N, 21, 3) of a generated motion sequence, frame 0 as reference.
+
+    The switches are :class:`joyvasa.options.RenderOptions`' (defaults and choices there);
+    ``stitching`` / ``lip_delta`` None: off.
 
     ``source``: the source's kp info -- kp, exp (1, 21, 3), scale (1, 1), t (1, 3), R (1, 3, 3)
     (or pitch / yaw / roll in degrees); ``x_s`` is used when present, else computed.
@@ -252,7 +255,7 @@ def lip_normalization_delta(
     lip_retargeting: Callable[[torch.Tensor], torch.Tensor],
     kp_source: torch.Tensor,
     lip_open_ratio: float | None,
-    threshold: float = 0.03,
+    threshold: float,
 ) -> torch.Tensor | None:
     """Keypoint offset (1, K, 3) that closes an open source mouth, or None.
 

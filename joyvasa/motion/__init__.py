@@ -2,8 +2,9 @@
 
     bundle = load_motion_generator("motion_generator_hubert_chinese.pt",
                                    template_path="motion_template.pkl")
-    motion_norm = generate_motion(bundle.generator, audio_16k, seed=0)   # (N, 73)
-    motion = bundle.template.decode(motion_norm, fps=25).smoothed(0.99)  # Motion
+    settings = SampleOptions().sampling_settings()          # joyvasa.options: the defaults
+    motion_norm = generate_motion(bundle.generator, audio_16k, **settings)   # (N, 73)
+    motion = bundle.template.decode(motion_norm, fps=bundle.generator.config.fps, smoothing=0.99)
 
 Or in two stages: ``encode_audio_features`` then ``sample_motion``.
 """

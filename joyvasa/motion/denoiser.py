@@ -11,9 +11,12 @@ Positional encoding. Upstream's ``PositionalEncoding`` added, until December
 the tokens carried no position at all. The released weights were trained that
 way. Both behaviours are available through ``pe_variant``:
 
-- ``"constant_row"`` (default): row ``pe[n_prev + n_motions]`` added to every
-  token, as the released weights expect.
-- ``"per_position"``: rows ``pe[0 .. L-1]``, upstream's later fix.
+- :data:`CONSTANT_ROW`: row ``pe[n_prev + n_motions]`` added to every token, as the
+  released weights expect.
+- :data:`PER_POSITION`: rows ``pe[0 .. L-1]``, upstream's later fix.
+
+The variant belongs to the weights: :class:`~joyvasa.motion.generator.MotionGeneratorConfig`
+holds it (read from the checkpoint); the network takes it as an argument of each call.
 
 Speed. With the released one-to-one alignment mask, the cross-attention of a
 token is a softmax over a single allowed key, i.e. exactly its value vector.
@@ -32,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PE_VARIANTS = ("constant_row", "per_position")
+CONSTANT_ROW, PER_POSITION = "constant_row", "per_position"
+PE_VARIANTS = (CONSTANT_ROW, PER_POSITION)  # the first is what the released weights were trained with
 
 # Upstream builds the timestep table with its constructor default (500 steps,
 # 501 rows) whatever the checkpoint's n_diff_steps is; see the loader.
@@ -42,11 +46,13 @@ POSITION_TABLE_ROWS = 600
 
 def check_pe_variant(pe_variant: str) -> str:
     if pe_variant not in PE_VARIANTS:
-        raise ValueError(
-            f"pe_variant must be one of {', '.join(PE_VARIANTS)}, not '{pe_variant}'. "
-            "'constant_row' is what the released JoyVASA weights were trained with."
-        )
+        raise ValueError(_unknown_pe_variant(pe_variant))
     return pe_variant
+
+
+def _unknown_pe_variant(pe_variant) -> str:
+    return (f"pe_variant must be one of {', '.join(PE_VARIANTS)}, not '{pe_variant}'. "
+            f"'{CONSTANT_ROW}' is what the released JoyVASA weights were trained with.")
 
 
 def sinusoidal_table(n_rows: int, dim: int) -> torch.Tensor:
@@ -78,9 +84,11 @@ class SinusoidalTable(nn.Module):
     def add_positions(self, tokens: torch.Tensor, pe_variant: str) -> torch.Tensor:
         """tokens (N, L, dim) plus the positional rows of ``pe_variant``."""
         length = tokens.shape[1]
-        if pe_variant == "constant_row":
+        if pe_variant == CONSTANT_ROW:
             return tokens + self.pe[:, length]
-        return tokens + self.pe[:, :length]
+        if pe_variant == PER_POSITION:
+            return tokens + self.pe[:, :length]
+        raise ValueError(_unknown_pe_variant(pe_variant))
 
 
 @dataclass
@@ -107,7 +115,6 @@ class DenoisingNetwork(nn.Module):
         n_heads: int = 8,
         ffn_dim: int | None = None,
         timestep_table_rows: int = DEFAULT_TIMESTEP_TABLE_ROWS,
-        pe_variant: str = "constant_row",
         pe_dropout: float = 0.0,
     ):
         super().__init__()
@@ -115,7 +122,6 @@ class DenoisingNetwork(nn.Module):
         self.feature_dim = feature_dim
         self.n_prev_motions = n_prev_motions
         self.n_motions = n_motions
-        self.pe_variant = check_pe_variant(pe_variant)
         n_tokens = n_prev_motions + n_motions
 
         self.TE = SinusoidalTable(feature_dim, timestep_table_rows)
@@ -152,7 +158,7 @@ class DenoisingNetwork(nn.Module):
 
     def embed_motion(self, motion_feat, prev_motion_feat, step, pe_variant) -> torch.Tensor:
         tokens = self.feature_proj(torch.cat([prev_motion_feat, motion_feat], dim=1))
-        tokens = self.PE.add_positions(tokens, check_pe_variant(pe_variant or self.pe_variant))
+        tokens = self.PE.add_positions(tokens, pe_variant)
         return self.pe_dropout(tokens) + self.timestep_embedding(step)
 
     # -- reference path ---------------------------------------------------------------
@@ -164,7 +170,7 @@ class DenoisingNetwork(nn.Module):
         prev_motion_feat: torch.Tensor,  # (N, n_prev, D)
         prev_audio_feat: torch.Tensor,  # (N, n_prev, d)
         step: torch.Tensor | int,  # (N,) diffusion step 1..T
-        pe_variant: str | None = None,
+        pe_variant: str,  # the weights' (the generator's config), unless sampling overrides it
     ) -> torch.Tensor:
         """x0 prediction for every token, (N, n_prev + n_motions, D)."""
         tokens = self.embed_motion(motion_feat, prev_motion_feat, step, pe_variant)
@@ -198,7 +204,7 @@ class DenoisingNetwork(nn.Module):
         prev_motion_feat: torch.Tensor,
         step: torch.Tensor | int,
         memory: DenoiserMemory,
-        pe_variant: str | None = None,
+        pe_variant: str,
     ) -> torch.Tensor:
         """Same result as :meth:`forward`, reusing the audio-side work of a window."""
         hidden = self.embed_motion(motion_feat, prev_motion_feat, step, pe_variant)

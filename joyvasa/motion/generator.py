@@ -17,7 +17,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .denoiser import DEFAULT_TIMESTEP_TABLE_ROWS, DenoisingNetwork, check_pe_variant
+from .denoiser import CONSTANT_ROW, DEFAULT_TIMESTEP_TABLE_ROWS, DenoisingNetwork, check_pe_variant
+from .motion import MODEL_FPS
 from .schedule import DiffusionSchedule
 
 # Upstream's DitTalkingHead builds DenoisingNetwork without passing n_heads, so
@@ -47,13 +48,16 @@ class MotionGeneratorConfig:
     n_heads: int  # 8
     ffn_dim: int  # 4 d
     n_diff_steps: int  # T, 50
-    fps: float  # frame rate the model was trained at, 25
+    fps: float  # frame rate the model was trained at (MODEL_FPS for the released one)
     pad_mode: str  # last-window audio padding: 'zero' or 'replicate'
     audio_model: str  # 'hubert_zh', 'hubert_zh_ori', 'hubert', 'wav2vec2'
     audio_hidden_dim: int = 768
-    # The positional encoding the weights were trained with: the released file's args do not say
-    # (its code had the constant-row bug); checkpoints written by joyvasa.train do.
-    pe_variant: str = "constant_row"
+    # The positional encoding the weights were trained with (its one owner): the released file's
+    # args do not say (its code had the constant-row bug); checkpoints written by joyvasa.train do.
+    pe_variant: str = CONSTANT_ROW
+
+    def __post_init__(self) -> None:
+        check_pe_variant(self.pe_variant)
 
     @property
     def window_seconds(self) -> float:
@@ -69,8 +73,8 @@ class MotionGeneratorConfig:
         Weight shapes decide the sizes (they are what the weights are); ``args``
         supplies what shapes cannot tell (fps, pad_mode, audio_model). ``args``
         may be an ``argparse.Namespace``, a dict or None (a bare state dict, e.g.
-        a safetensors conversion: then fps 25, pad_mode 'zero', audio_model
-        'hubert_zh', the released values).
+        a safetensors conversion: then the released values of fps, pad_mode,
+        audio_model and pe_variant).
         """
         options = dict(vars(args)) if hasattr(args, "__dict__") else dict(args or {})
         start_motion = state_dict["start_motion_feat"]  # (1, n_prev, D)
@@ -93,11 +97,11 @@ class MotionGeneratorConfig:
             n_heads=denoiser_heads(options),
             ffn_dim=ffn_dim,
             n_diff_steps=n_diff_steps,
-            fps=float(options.get("fps", 25)),
+            fps=float(options.get("fps", MODEL_FPS)),
             pad_mode=str(options.get("pad_mode", "zero")),
             audio_model=str(options.get("audio_model", "hubert_zh")),
             audio_hidden_dim=audio_hidden_dim,
-            pe_variant=check_pe_variant(str(options.get("pe_variant", "constant_row"))),
+            pe_variant=str(options.get("pe_variant", cls.pe_variant)),
         )
         # args that must agree with the weights (those upstream actually wires through).
         for name in ("motion_feat_dim", "feature_dim", "n_prev_motions", "n_motions", "n_diff_steps"):
@@ -116,7 +120,7 @@ class MotionGeneratorConfig:
 class MotionGenerator(nn.Module):
     """Weights of JoyVASA's motion generator, named as in the official checkpoint."""
 
-    def __init__(self, config: MotionGeneratorConfig, audio_encoder: nn.Module, pe_variant: str = "constant_row"):
+    def __init__(self, config: MotionGeneratorConfig, audio_encoder: nn.Module):
         super().__init__()
         self.config = config
         d, motion_dim, n_prev = config.feature_dim, config.motion_feat_dim, config.n_prev_motions
@@ -133,7 +137,6 @@ class MotionGenerator(nn.Module):
             n_heads=config.n_heads,
             ffn_dim=config.ffn_dim,
             timestep_table_rows=max(DEFAULT_TIMESTEP_TABLE_ROWS, config.n_diff_steps + 1),
-            pe_variant=pe_variant,
         )
         self.diffusion_sched = DiffusionSchedule(config.n_diff_steps, "cosine")
         self.null_audio_feat = nn.Parameter(torch.zeros(1, 1, d))
@@ -154,7 +157,7 @@ class MotionGenerator(nn.Module):
         prev_motion_feat: torch.Tensor,  # (1, n_prev, D)
         prev_audio_feat: torch.Tensor,  # (1, n_prev, d)
         cfg_scale: float,
-        pe_variant: str = "constant_row",
+        pe_variant: str | None = None,
     ):
         """``denoise(x_t, t) -> x0`` for one window, audio classifier-free guidance folded in.
 
@@ -163,9 +166,10 @@ class MotionGenerator(nn.Module):
         motion and previous audio stay real in both),
         x0 = uncond + cfg_scale * (cond - uncond). The audio side of the batch is
         fixed over the steps and prepared once. cfg_scale == 1 runs the
-        conditional entry alone (same result, half the work).
+        conditional entry alone (same result, half the work). ``pe_variant``: None = the
+        weights' own (``config.pe_variant``), or one of :data:`PE_VARIANTS` to override it.
         """
-        check_pe_variant(pe_variant)
+        pe_variant = pe_variant or self.config.pe_variant
         net = self.denoising_net
         n_motions = audio_feat.shape[1]
         if cfg_scale == 1.0:

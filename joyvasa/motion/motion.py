@@ -52,6 +52,7 @@ def ema_smooth(values: torch.Tensor, smoothing: float) -> torch.Tensor:
     return out
 
 
+MODEL_FPS = 25.0  # the released model's frame rate: upstream trains and samples at 25 fps
 MOTION_KEYS = ("exp", "scale", "t", "pitch", "yaw", "roll")  # the per-frame tensors of a Motion
 
 
@@ -63,7 +64,7 @@ class Motion:
     pitch: torch.Tensor  # (N, 1) degrees
     yaw: torch.Tensor  # (N, 1) degrees
     roll: torch.Tensor  # (N, 1) degrees
-    fps: float = 25.0
+    fps: float = MODEL_FPS
     raw: Optional[torch.Tensor] = None  # (N, 73) normalised generator output, if unedited
 
     _TENSORS = MOTION_KEYS
@@ -163,6 +164,6 @@ class Motion:
                 f"'{path}' is not a JoyVASA motion file (saved by Motion.save)"
                 + (f": it lacks {', '.join(missing)}." if missing else ".")
             )
-        return cls(fps=float(meta.get("fps", 25.0)), raw=tensors.get("raw"),
+        return cls(fps=float(meta.get("fps", MODEL_FPS)), raw=tensors.get("raw"),
                    **{name: tensors[name] for name in cls._TENSORS})
 

@@ -141,34 +141,33 @@ def sample_ddim(
     return x_t
 
 
-def run_sampler(
-    sampler: str,
-    denoise: Denoiser,
-    x_T: torch.Tensor,
-    schedule: DiffusionSchedule,
-    steps: int | None = None,
-    generator: torch.Generator | int | None = None,
-    noises: Sequence[torch.Tensor] | None = None,
-    callback: Callback | None = None,
-) -> torch.Tensor:
-    """Dispatch by name: ``"ddpm"`` (always all T steps) or ``"ddim"`` (``steps``, default T)."""
+def sampler_steps(sampler: str, schedule: DiffusionSchedule, steps: int | None) -> int:
+    """How many denoiser calls :func:`run_sampler` makes per window: the one check of
+    ``sampler`` and ``steps`` (``"ddpm"`` always runs all T steps; ``"ddim"`` ``steps``, None: T)."""
     if sampler == "ddpm":
         if steps not in (None, schedule.num_steps):
             raise ValueError(
                 f"The DDPM sampler always runs all {schedule.num_steps} diffusion steps of the model; "
                 f"steps={steps} was asked. Use sampler='ddim' for fewer steps."
             )
-        return sample_ddpm(denoise, x_T, schedule, generator=generator, noises=noises, callback=callback)
+        return schedule.num_steps
     if sampler == "ddim":
-        return sample_ddim(
-            denoise, x_T, schedule, steps or schedule.num_steps,
-            generator=generator, noises=noises, callback=callback,
-        )
+        return len(ddim_timesteps(schedule.num_steps, steps or schedule.num_steps)) - 1
     raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not '{sampler}'.")
 
 
-def sampler_steps(sampler: str, schedule: DiffusionSchedule, steps: int | None) -> int:
-    """How many denoiser calls ``run_sampler`` will make per window."""
-    if sampler == "ddim" and steps:
-        return steps
-    return schedule.num_steps
+def run_sampler(
+    sampler: str,
+    denoise: Denoiser,
+    x_T: torch.Tensor,
+    schedule: DiffusionSchedule,
+    steps: int | None,
+    generator: torch.Generator | int | None = None,
+    noises: Sequence[torch.Tensor] | None = None,
+    callback: Callback | None = None,
+) -> torch.Tensor:
+    """Dispatch by name, for ``sampler`` and ``steps`` that :func:`sampler_steps` accepted."""
+    if sampler == "ddpm":
+        return sample_ddpm(denoise, x_T, schedule, generator=generator, noises=noises, callback=callback)
+    return sample_ddim(denoise, x_T, schedule, steps or schedule.num_steps,
+                       generator=generator, noises=noises, callback=callback)

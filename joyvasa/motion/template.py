@@ -166,7 +166,7 @@ class MotionTemplate:
             parts.append((getattr(motion, name).reshape(n, -1).float() - low) / (high - low))
         return torch.cat(parts, dim=1)
 
-    def decode(self, motion_norm: torch.Tensor, fps: float = 25.0, smoothing: float = 0.0) -> Motion:
+    def decode(self, motion_norm: torch.Tensor, *, fps: float, smoothing: float) -> Motion:
         """Normalised generator output (N, >=70) -> :class:`Motion` (float32, input's device).
 
         ``smoothing``: EMA strength for scale, t and pose (0 = off; upstream's

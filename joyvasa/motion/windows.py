@@ -11,7 +11,7 @@ and the sampling node):
 
 :func:`generate_motion` is both.
 
-Geometry (as upstream, at the model's 25 fps). ``samples_per_frame`` =
+Geometry (as upstream, at the released model's frame rate, 25 fps). ``samples_per_frame`` =
 16000 / fps = 640. The clip gets 2 frames of zeros in front (1280 samples) and
 1 frame behind (640); windows are ``n_motions`` frames (100 frames = 4 s =
 64 000 samples) and do not overlap; the last is padded with zeros (or with the
@@ -24,7 +24,7 @@ Timing. Upstream keeps ``floor((N + 1920) / 640)`` frames for N samples, and
 frame k shows the audio at (k - 2) x 40 ms: the lips are 80 ms late and the video
 is 3 frames longer than the audio.
 
-- ``timing="aligned"`` (default): drops the 2 leading frames and keeps exactly
+- ``timing="aligned"`` (the options' default): drops the 2 leading frames and keeps exactly
   ``round(fps x duration)`` frames (at least 1), so frame k belongs to the audio
   at k / fps and the video is as long as the audio.
 - ``timing="upstream"``: keeps upstream's frames and count.
@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 
 from .generator import MotionGenerator
-from .samplers import SAMPLERS, as_generator, run_sampler, sampler_steps
-from joyvasa.audio.waveform import SAMPLE_RATE as AUDIO_SAMPLE_RATE
+from .samplers import as_generator, run_sampler, sampler_steps
+from joyvasa.audio.waveform import SAMPLE_RATE as AUDIO_SAMPLE_RATE, to_mono_16k
 
 LEAD_PAD_FRAMES = 2  # frames of silence upstream puts before the clip
 TAIL_PAD_FRAMES = 1  # and after it
@@ -76,36 +76,14 @@ class AudioFeatures:
         """Seconds of the original clip."""
         return self.n_audio_samples / AUDIO_SAMPLE_RATE
 
-    def frame_count(self, timing: str = "aligned") -> int:
-        """Frames :func:`sample_motion` returns with this ``timing``."""
-        check_timing(timing)
+    def frames_kept(self, timing: str) -> tuple[int, int]:
+        """(first, count): the frames of the sampled windows :func:`sample_motion` returns."""
         if timing == "upstream":
-            return self.n_frames
-        aligned = max(1, round(self.fps * self.duration))
-        return min(aligned, self.n_frames - self.lead_frames)
-
-
-def check_timing(timing: str) -> str:
-    if timing not in TIMINGS:
-        raise ValueError(f"timing must be 'aligned' or 'upstream', not '{timing}'.")
-    return timing
-
-
-def _as_mono_samples(audio_16k: torch.Tensor) -> torch.Tensor:
-    audio = torch.as_tensor(audio_16k)
-    if audio.ndim == 2 and audio.shape[0] == 1:
-        audio = audio[0]
-    if audio.ndim != 1:
-        raise ValueError(
-            f"audio_16k must be one mono channel of 16 kHz samples, shape (samples,); got shape "
-            f"{tuple(audio.shape)}. Convert it first with joyvasa.audio.to_mono_16k."
-        )
-    if audio.numel() == 0:
-        raise ValueError("audio_16k is empty (0 samples): there is no speech to animate. Give a clip with sound.")
-    audio = audio.float()
-    if not torch.isfinite(audio).all():
-        raise ValueError("audio_16k contains NaN or infinite samples; the clip is damaged.")
-    return audio
+            return 0, self.n_frames
+        if timing == "aligned":
+            aligned = max(1, round(self.fps * self.duration))
+            return self.lead_frames, min(aligned, self.n_frames - self.lead_frames)
+        raise ValueError(f"timing must be one of {', '.join(TIMINGS)}, not '{timing}'.")
 
 
 def _window_geometry(n_samples: int, fps: float, n_motions: int) -> tuple[int, int, int, int, int]:
@@ -123,8 +101,11 @@ def _window_geometry(n_samples: int, fps: float, n_motions: int) -> tuple[int, i
 
 
 def cut_windows(model: MotionGenerator, audio_16k: torch.Tensor, fps: float | None = None) -> tuple[torch.Tensor, int, int]:
-    """(padded windows (n_windows, window_samples), frames upstream keeps, clip samples)."""
-    audio = _as_mono_samples(audio_16k)
+    """(padded windows (n_windows, window_samples), frames upstream keeps, clip samples).
+
+    ``audio_16k``: (samples,) float mono 16 kHz, as :func:`joyvasa.audio.to_mono_16k` gives
+    (the stage that takes the user's audio checks it there)."""
+    audio = torch.as_tensor(audio_16k).float()
     fps = float(fps or model.config.fps)
     lead, tail, window_samples, n_windows, n_frames = _window_geometry(audio.numel(), fps, model.config.n_motions)
     padded = F.pad(audio, (lead, tail))
@@ -170,9 +151,10 @@ def encode_audio_features(
     batch_windows: int = 1,
     callback: Callable[[int, int], None] | None = None,
 ) -> AudioFeatures:
-    """Run the speech encoder over a clip: (samples,) mono 16 kHz -> :class:`AudioFeatures`.
+    """Run the speech encoder over a clip: (samples,) mono 16 kHz (as :func:`joyvasa.audio.to_mono_16k`
+    gives) -> :class:`AudioFeatures`.
 
-    ``fps`` defaults to the checkpoint's (25). ``batch_windows`` windows go through
+    ``fps`` defaults to the checkpoint's. ``batch_windows`` windows go through
     the encoder at once (the result does not depend on it; 1 reports progress per window).
     ``callback(done, total)`` counts windows; raise in it to cancel.
     """
@@ -197,37 +179,37 @@ def sample_motion(
     model: MotionGenerator,
     features: AudioFeatures,
     *,
-    cfg_scale: float = 2.0,
-    sampler: str = "ddpm",
-    steps: int | None = None,
-    seed: int | torch.Generator | None = 0,
-    pe_variant: str = "constant_row",
-    timing: str = "aligned",
+    cfg_scale: float,
+    sampler: str,
+    steps: int | None,
+    seed: int | torch.Generator | None,
+    timing: str,
+    pe_variant: str | None = None,
     callback: Callable[[int, int, torch.Tensor], None] | None = None,
     initial_noise: torch.Tensor | None = None,
     window_noises: Sequence[Sequence[torch.Tensor]] | None = None,
 ) -> torch.Tensor:
     """Sample every window in turn -> normalised motion (N, motion_feat_dim), float32, CPU.
 
-    ``sampler``: "ddpm" (upstream: ancestral over all of the model's diffusion
-    steps; ``steps`` must be None) or "ddim" (deterministic, ``steps`` of them,
-    default all). ``seed`` (int or torch.Generator) draws x_T first, then every
-    sampler noise; ``initial_noise`` (1, n_motions, D) and ``window_noises[w]``
-    (the sampler's draws for window w) replace those draws. ``callback(step,
-    total, x0_pred)`` counts steps over all windows; raise from it to cancel.
+    The settings are :class:`joyvasa.options.SampleOptions`' (defaults, ranges and choices
+    there). ``sampler``: "ddpm" (upstream: ancestral over all of the model's diffusion
+    steps; ``steps`` must be None) or "ddim" (deterministic, ``steps`` of them, None:
+    all). ``seed`` (int or torch.Generator) draws x_T first, then every sampler noise;
+    ``initial_noise`` (1, n_motions, D) and ``window_noises[w]`` (the sampler's draws for
+    window w) replace those draws. ``timing``: see the module notes. ``pe_variant``: None =
+    the checkpoint's own (``model.config.pe_variant``), else the variant to override it with.
+    ``callback(step, total, x0_pred)`` counts steps over all windows; raise from it to cancel.
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, not '{sampler}'.")
-    check_timing(timing)
+    first, count = features.frames_kept(timing)
     config, device = model.config, model.device
     schedule = model.diffusion_sched
+    steps_per_window = sampler_steps(sampler, schedule, steps)
     rng = as_generator(seed, "cpu")
     shape = (1, config.n_motions, config.motion_feat_dim)
     if initial_noise is None:
         initial_noise = torch.randn(shape, generator=rng)
     x_T = initial_noise.reshape(shape).to(device=device, dtype=torch.float32)
 
-    steps_per_window = sampler_steps(sampler, schedule, steps)
     total = steps_per_window * features.n_windows
     prev_motion = model.start_motion_feat
     prev_audio = model.start_audio_feat
@@ -252,34 +234,17 @@ def sample_motion(
         windows.append(motion)
         prev_motion = motion[:, -n_prev:]
         prev_audio = audio_feat[:, -n_prev:]
-    motion = torch.cat(windows, dim=1)[0, : features.n_frames].float().cpu()
-    if timing == "aligned":
-        motion = motion[features.lead_frames: features.lead_frames + features.frame_count("aligned")]
-    return motion.clone()
+    return torch.cat(windows, dim=1)[0, first: first + count].float().cpu().clone()
 
 
-def generate_motion(
-    model: MotionGenerator,
-    audio_16k: torch.Tensor,
-    *,
-    fps: float | None = None,
-    cfg_scale: float = 2.0,
-    sampler: str = "ddpm",
-    steps: int | None = None,
-    seed: int | torch.Generator | None = 0,
-    pe_variant: str = "constant_row",
-    timing: str = "aligned",
-    callback: Callable[[int, int, torch.Tensor], None] | None = None,
-) -> torch.Tensor:
-    """Audio (samples,) mono 16 kHz -> normalised motion (N, motion_feat_dim).
+def generate_motion(model: MotionGenerator, audio, *, fps: float | None = None, **sampling) -> torch.Tensor:
+    """Audio (samples,) or (channels, samples) at 16 kHz -> normalised motion (N, motion_feat_dim):
+    the entry for direct library callers (the audio is checked here), :func:`encode_audio_features`
+    then :func:`sample_motion` with ``sampling`` (its settings, all required).
 
-    ``N`` is ``round(fps x seconds)`` with ``timing="aligned"`` (default) and
-    upstream's ``floor((samples + 1920) / 640)`` with ``timing="upstream"``.
+    ``N`` is ``round(fps x seconds)`` with ``timing="aligned"`` and upstream's
+    ``floor((samples + 1920) / 640)`` with ``timing="upstream"``.
     De-normalise with :class:`joyvasa.motion.MotionTemplate`.
     """
-    check_timing(timing)
-    features = encode_audio_features(model, audio_16k, fps)
-    return sample_motion(
-        model, features, cfg_scale=cfg_scale, sampler=sampler, steps=steps, seed=seed,
-        pe_variant=pe_variant, timing=timing, callback=callback,
-    )
+    features = encode_audio_features(model, to_mono_16k(audio, AUDIO_SAMPLE_RATE, "audio_16k"), fps)
+    return sample_motion(model, features, **sampling)

@@ -52,7 +52,7 @@ def build_generator(config: TrainConfig, audio_encoder: nn.Module) -> MotionGene
         pad_mode="zero", audio_model=config.audio_model, audio_hidden_dim=int(audio_encoder.config.hidden_size),
         pe_variant=config.pe_variant,
     )
-    generator = MotionGenerator(model_config, audio_encoder, pe_variant=config.pe_variant)
+    generator = MotionGenerator(model_config, audio_encoder)  # pe_variant: model_config's
     generator.denoising_net.pe_dropout.p = config.pe_dropout
     with torch.no_grad():  # upstream draws the learned tokens from N(0, 1)
         for token in (generator.start_audio_feat, generator.start_motion_feat, generator.null_audio_feat):

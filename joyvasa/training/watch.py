@@ -35,6 +35,7 @@ from joyvasa.data import CLIP_FPS, CLIP_SAMPLE_RATE
 from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, transform_keypoints
 from joyvasa.motion import MotionGenerator, MotionTemplate, generate_motion
 from joyvasa.motion.motion import Motion
+from joyvasa.options import SampleOptions
 from joyvasa.quality import lip_sync, seam_jump_ratio
 
 QUALITY_COLUMNS = ["lip_corr", "lip_lag", "seam_jump", "lip_corr_data"]
@@ -43,7 +44,7 @@ TENSORBOARD_DIRNAME = "tensorboard"
 PREVIEW_SIZE = 256
 QUALITY_WINDOWS = 3  # windows of audio per clip: enough for two seams
 MAX_LIP_LAG = 10  # frames searched either side
-CFG_SCALE = 2.0  # the nodes' default guidance
+CFG_SCALE = SampleOptions().cfg_scale  # the nodes' default guidance
 # A made-up neutral face in LivePortrait's normalised keypoint coordinates (x right, y down):
 # the real canonical keypoints belong to a portrait, which a training run does not have.
 # Rows 6, 12, 14 are the upper lip and 17, 19, 20 the lower lip (LivePortrait's lip indices).
@@ -123,9 +124,10 @@ def quality_pass(generator: MotionGenerator, template: MotionTemplate, clips, *,
             for k, clip in enumerate(clips):
                 frames = min(clip.frames, QUALITY_WINDOWS * n_motions)
                 audio = clip.audio(0, frames * (CLIP_SAMPLE_RATE // CLIP_FPS))
-                motion_norm = generate_motion(generator, audio, cfg_scale=CFG_SCALE, sampler="ddim", steps=steps,
-                                              seed=k, pe_variant=pe_variant)
-                motion = template.decode(motion_norm.float().cpu(), fps=float(generator.config.fps))
+                sampling = SampleOptions(cfg_scale=CFG_SCALE, sampler="ddim", steps=steps, seed=k).sampling_settings()
+                motion_norm = generate_motion(generator, audio, **{**sampling, "pe_variant": pe_variant})
+                motion = template.decode(motion_norm.float().cpu(), fps=float(generator.config.fps),
+                                         smoothing=SampleOptions().smoothing)
                 max_lag = min(MAX_LIP_LAG, (len(motion) - 3) // 2)
                 sync = lip_sync(motion, audio, max_lag=max_lag) if max_lag >= 1 else None
                 results.append({

@@ -132,7 +132,7 @@ def _thumbnail(frame: torch.Tensor) -> torch.Tensor:
 
 
 def _crop_params(options: VideoCropOptions) -> dict:
-    return dict(scale=float(options.crop_scale), vx_ratio=float(options.vx_ratio), vy_ratio=float(options.vy_ratio))
+    return dict(crop_scale=float(options.crop_scale), vx_ratio=float(options.vx_ratio), vy_ratio=float(options.vy_ratio))
 
 
 def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, model_folders=None) -> CropPlan:

@@ -114,7 +114,7 @@ def _landmarks_106(session, image: torch.Tensor, box: np.ndarray, input_size: in
 
 def _landmarks_203(session, image: torch.Tensor, pts: np.ndarray, size: int = 224) -> np.ndarray:
     """LivePortrait landmark.onnx on a 224 crop (scale 1.5, vy -0.1) around current landmarks."""
-    m_o2c, m_c2o = similarity_from_rect(rect_from_landmarks(pts, scale=1.5, vy_ratio=-0.1), dsize=size)
+    m_o2c, m_c2o = similarity_from_rect(rect_from_landmarks(pts, crop_scale=1.5, vx_ratio=0.0, vy_ratio=-0.1), dsize=size)
     crop = _warp_to(image, m_o2c, size)
     out = session.run(None, {session.get_inputs()[0].name: crop.transpose(2, 0, 1)[None].astype(np.float32)})
     return transform_points(out[2].reshape(-1, 2) * size, m_c2o)
