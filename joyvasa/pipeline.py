@@ -352,12 +352,14 @@ def preview_frames(renderer, source: Source, motion, options: RenderOptions = Re
     back). ``callback(done, total)`` counts frames. See :mod:`joyvasa.video.preview`.
     """
     from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
+    from joyvasa.motion.controls import EYE_A, EYE_B, PREVIEW_SHAPES, eye_state
     from joyvasa.video.preview import PREVIEW_SIZES, draw_frames, head_rotations, pose_change
 
     if size not in PREVIEW_SIZES:
         raise ValueError(f"size must be one of {PREVIEW_SIZES} (the crop sizes), not {size!r}.")
     options = options.resolved()
     driving = driving_keypoints(renderer, source, motion, options).float().cpu()  # (N, 21, 3)
+    eyes, gaze = eye_state(motion.to("cpu"))
     crop = torch.as_tensor(source.crop.crop_256 if size == 256 else source.crop.crop_512)
     if crop.shape[0] != size:
         crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size),
@@ -366,6 +368,7 @@ def preview_frames(renderer, source: Source, motion, options: RenderOptions = Re
         crop, driving, head_rotations(source, motion, options.region), pose_change(motion),
         fps=float(motion.fps), source_keypoints=source.x_s[0].float(),
         lip_indices=tuple(int(i) for i in LIP_KEYPOINT_INDICES), callback=callback,
+        eye_rows=(EYE_A, EYE_B), shape_rows=PREVIEW_SHAPES, eyes=eyes, gaze=gaze,
     )
 
 

@@ -215,3 +215,26 @@ def test_expression_scale_after_controls_keeps_the_reference_and_files_keep_it(t
     assert torch.equal(loaded.exp_reference, out.exp_reference) and torch.equal(loaded.exp, out.exp)
     still = out.scale_expression(0.0)  # a frozen face keeps the gaze offset, measured from the reference
     torch.testing.assert_close(still.exp, out.exp_reference.expand(20, 21, 3))
+
+
+# -- the preview shows the controls --------------------------------------------------------------
+
+def test_preview_draws_the_lids_and_reads_out_eyes_and_gaze():
+    from joyvasa.video import preview
+
+    source, motion = _source(), _motion(frames=30)
+    options = RenderOptions(stitching=False)
+    shut = edit(motion, eye_open=0.0, gaze_x=0.5)
+    eyes, gaze = controls.eye_state(shut)
+    base_eyes, base_gaze = controls.eye_state(motion)
+    torch.testing.assert_close(eyes - base_eyes, torch.full((30,), -1.0))  # the readout: 100 % less open
+    torch.testing.assert_close(gaze[:, 0] - base_gaze[:, 0], torch.full((30,), 0.5))
+    frames = pipeline.preview_frames(RENDERER, source, shut, options, size=512)
+    points = preview.keypoint_pixels(pipeline.driving_keypoints(RENDERER, source, shut, options), 512)
+    pixels = (frames * 255).round().to(torch.uint8)
+    hits = 0
+    for upper, lower in (controls.EYE_A, controls.EYE_B):  # the lid line, a third of the way along
+        x, y = (points[0, upper] * 2 / 3 + points[0, lower] / 3).round().long().tolist()
+        window = pixels[0, y - 1:y + 2, x - 1:x + 2].reshape(-1, 3)
+        hits += any(tuple(p) == preview.EYE_COLOR for p in window.tolist())
+    assert hits == 2

@@ -69,6 +69,8 @@ SLIDER_ROWS: dict[str, dict[int, tuple[float, float, float]]] = {
 # Brows below 0 frown (drawn together and down) rather than mirror the raise.
 BROWS_FROWN_ROWS = {1: (0.010, -0.003, 0), 2: (-0.010, 0.003, 0)}
 SLIDERS = ("smile", "brows", "aaa", "eee", "woo", "wink")
+# Keypoints the preview joins so the sliders' shapes show: the brows, the lips' outline.
+PREVIEW_SHAPES = (BROW_ROWS, (6, 12, 14, 17, 19, 20))
 
 
 def _rows(directions: dict[int, tuple[float, float, float]]) -> torch.Tensor:
@@ -246,6 +248,22 @@ def eye_opening(motion: Motion) -> torch.Tensor:
     """(N,) lower minus upper lid row (y), mean of the two eyes: drops by FULL_BLINK_DROP at a full blink."""
     exp = motion.exp.float()
     return ((exp[:, EYE_A[1], 1] - exp[:, EYE_A[0], 1]) + (exp[:, EYE_B[1], 1] - exp[:, EYE_B[0], 1])) / 2
+
+
+def eye_state(motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per frame, from the lid rows' change from the reference expression: the eyes' open level
+    (N,) (1 = as the reference, 0 = shut, as ``eye_open``) and the gaze (N, 2) (x, y in
+    ``gaze_x`` / ``gaze_y`` units). Exact for this module's offsets (lid closure and gaze
+    up/down solved from the upper and lower rows together); for generated motion a reading."""
+    change = (motion.exp - motion.reference_expression()).float()
+    upper = (change[:, EYE_A[0]] + change[:, EYE_B[0]]) / 2  # (N, 3)
+    lower_y = (change[:, EYE_A[1], 1] + change[:, EYE_B[1], 1]) / 2
+    # upper_y = UPPER_LID_CLOSE c - GAZE_Y_UPPER g ; lower_y = LOWER_LID_CLOSE c - GAZE_Y_LOWER g
+    det = -UPPER_LID_CLOSE * GAZE_Y_LOWER + GAZE_Y_UPPER * LOWER_LID_CLOSE
+    closure = (-GAZE_Y_LOWER * upper[:, 1] + GAZE_Y_UPPER * lower_y) / det
+    gaze_y = (UPPER_LID_CLOSE * lower_y - LOWER_LID_CLOSE * upper[:, 1]) / det
+    gaze_x = upper[:, 0] / (GAZE_X * (1 + GAZE_FAR_EYE) / 2)
+    return 1 - closure, torch.stack([gaze_x, gaze_y], dim=1)
 
 
 def count_blinks(motion: Motion) -> torch.Tensor:
