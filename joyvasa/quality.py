@@ -41,10 +41,12 @@ def lip_opening(motion: Motion) -> torch.Tensor:
 def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float = 25.0) -> torch.Tensor:
     """(n_frames,) RMS of each frame's span of mono 16 kHz audio (zero-padded past the end)."""
     audio = torch.as_tensor(audio_16k).float().reshape(-1)
-    edges = [round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)]
-    audio = torch.nn.functional.pad(audio, (0, max(0, edges[-1] - audio.numel())))
-    return torch.stack([audio[a:b].pow(2).mean().sqrt() if b > a else audio.new_zeros(())
-                        for a, b in zip(edges[:-1], edges[1:])])
+    edges = torch.tensor([round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)], dtype=torch.long)
+    audio = torch.nn.functional.pad(audio, (0, max(0, int(edges[-1]) - audio.numel())))
+    energy = torch.cat([audio.new_zeros(1, dtype=torch.float64), audio.double().pow(2).cumsum(0)])  # running sum
+    counts = (edges[1:] - edges[:-1]).double()
+    mean_square = (energy[edges[1:]] - energy[edges[:-1]]) / counts.clamp(min=1)
+    return mean_square.clamp(min=0).sqrt().float()
 
 
 def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -88,7 +90,8 @@ def seam_jump_ratio(motion: Motion, window_frames: int = 100, first_seam: int | 
     the motion has no seam.
     """
     first_seam = window_frames - LEAD_PAD_FRAMES if first_seam is None else first_seam
-    steps = (motion_rows(motion)[1:] - motion_rows(motion)[:-1]).norm(dim=1)  # steps[k]: frame k -> k + 1
+    rows = motion_rows(motion)
+    steps = (rows[1:] - rows[:-1]).norm(dim=1)  # steps[k]: frame k -> k + 1
     seams = [s - 1 for s in range(first_seam, len(motion), window_frames) if s >= 1]
     if not seams:
         return float("nan")

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from joyvasa.motion.motion import Motion, ema_smooth
+from joyvasa.motion.motion import Motion
 
 NUM_KEYPOINTS = 21
 
@@ -96,11 +97,21 @@ def soft_limit(values: torch.Tensor, limit: float) -> torch.Tensor:
 
 
 def smooth_both_ways(values: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """EMA forwards then backwards along frames: smoothing without the EMA's delay."""
-    if smoothing == 0.0:
+    """The EMA of :func:`~joyvasa.motion.motion.ema_smooth` forwards then backwards along frames
+    (dim 0): smoothing without the EMA's delay. Runs as a recursive filter (scipy), not a loop."""
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), not {smoothing}.")
+    if smoothing == 0.0 or values.shape[0] < 2:
         return values.clone()
-    forward = ema_smooth(values, smoothing)
-    return ema_smooth(forward.flip(0), smoothing).flip(0)
+    from scipy.signal import lfilter
+
+    def ema(x: np.ndarray) -> np.ndarray:  # s_0 = x_0, s_k = (1 - smoothing) x_k + smoothing s_{k-1}
+        rest = lfilter([1.0 - smoothing], [1.0, -smoothing], x[1:], axis=0, zi=smoothing * x[:1])[0]
+        return np.concatenate([x[:1], rest])
+
+    array = values.detach().double().cpu().numpy()
+    both = ema(ema(array)[::-1])[::-1].copy()
+    return torch.from_numpy(both).to(values)
 
 
 def control_head(motion: Motion, *, pitch_scale: float, yaw_scale: float, roll_scale: float,
@@ -148,13 +159,15 @@ def blink_schedule(frames: int, fps: float, *, per_minute: float, duration: floa
 def blink_closure(frames: int, fps: float, peaks: torch.Tensor, duration: float) -> torch.Tensor:
     """(frames,) lid closure 0..1: 1 at each peak frame, closing over the first 40 % of
     ``duration`` and opening over the rest along cosine-squared ramps."""
-    if peaks.numel() == 0 or frames == 0:
-        return torch.zeros(frames)
-    offset = torch.arange(frames, dtype=torch.float32)[:, None] / fps - peaks.float()[None] / fps  # (N, B) s
+    closure = np.zeros(frames)
     closing, opening = BLINK_CLOSING_SHARE * duration, (1 - BLINK_CLOSING_SHARE) * duration
-    ramp = torch.where(offset <= 0, offset / closing, offset / opening)
-    shape = torch.where(ramp.abs() < 1, torch.cos(ramp * (math.pi / 2)).pow(2), torch.zeros_like(ramp))
-    return shape.max(dim=1).values
+    for peak in peaks.tolist():  # each blink touches only the frames within its duration
+        first, last = max(0, math.floor(peak - closing * fps)), min(frames, math.ceil(peak + opening * fps) + 1)
+        offset = (np.arange(first, last) - peak) / fps  # seconds from the peak
+        ramp = np.where(offset <= 0, offset / closing, offset / opening)
+        shape = np.where(np.abs(ramp) < 1, np.cos(ramp * (math.pi / 2)) ** 2, 0.0)
+        closure[first:last] = np.maximum(closure[first:last], shape)
+    return torch.from_numpy(closure).float()
 
 
 def lid_offsets(closure_a: torch.Tensor, closure_b: torch.Tensor) -> torch.Tensor:
