@@ -111,7 +111,7 @@ def draw_frames(
         pen.text((6, 16), f"pitch {pitch:+5.1f}  yaw {yaw:+5.1f}  roll {roll:+5.1f} deg", fill=(255, 255, 255))
         if eyes is not None:
             look = "" if gaze is None else f"  gaze x {gaze[i, 0]:+.2f} y {gaze[i, 1]:+.2f}"
-            pen.text((6, 28), f"eyes {100 * float(eyes[i]):3.0f}% open{look}", fill=EYE_COLOR)
+            pen.text((6, 28), f"eyes {100 * max(0.0, float(eyes[i])):3.0f}% open{look}", fill=EYE_COLOR)
         out[i] = np.asarray(frame)
         if callback is not None:
             callback(i + 1, total)
