@@ -238,3 +238,20 @@ def test_preview_draws_the_lids_and_reads_out_eyes_and_gaze():
         window = pixels[0, y - 1:y + 2, x - 1:x + 2].reshape(-1, 3)
         hits += any(tuple(p) == preview.EYE_COLOR for p in window.tolist())
     assert hits == 2
+
+
+def test_cli_flags_carry_the_controls_and_the_calm_preset(capsys):
+    from joyvasa.cli import build_parser, main
+    from joyvasa.options import StageOptions
+
+    required = ["--image", "a", "--audio", "b", "--out", "c", "--liveportrait", "d", "--motion-generator", "e",
+                "--template", "f"]
+    values = vars(build_parser().parse_args(required + ["--yaw-scale", "0.5", "--blinks-per-minute", "12",
+                                                        "--gaze-x", "-0.3", "--smile", "0.4"]))
+    edit_options = StageOptions.from_values(values).edit
+    assert (edit_options.yaw_scale, edit_options.blinks_per_minute, edit_options.gaze_x, edit_options.smile) == (
+        0.5, 12.0, -0.3, 0.4)
+    calm = StageOptions.from_values(vars(build_parser().parse_args(required + ["--preset", "calm"])))
+    assert calm.edit.resolved().blinks_per_minute == 15.0 and calm.sample.resolved().cfg_scale == 2.0
+    assert main(required + ["--smile", "nan"]) == 2
+    assert "smile is nan" in capsys.readouterr().err

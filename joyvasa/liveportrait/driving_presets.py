@@ -63,19 +63,10 @@ DRIVING_PRESETS: dict[str, dict[str, object]] = {
         "cfg_scale": 2.0,
         "crop": True,
     },
-    # Ours, with the commonest complaint answered: a head that moves less and more smoothly, and
-    # eyes that blink (the face controls of joyvasa.motion.controls, set on Edit Motion).
-    "calm": {
-        "driving_option": "expression-friendly",
-        "driving_multiplier": 1.0,
-        "stitching": True,
-        "relative_motion": True,
-        "lip_normalize": False,
-        "cfg_scale": 2.0,
-        "crop": True,
-        **CALM_HEAD,
-    },
 }
+# Ours, with the commonest complaint answered: a head that moves less and more smoothly, and eyes
+# that blink (the face controls of joyvasa.motion.controls, set on Edit Motion).
+DRIVING_PRESETS["calm"] = {**DRIVING_PRESETS["recommended"], **CALM_HEAD}
 
 
 def driving_preset(name: str) -> dict[str, object]:
