@@ -23,7 +23,7 @@ SIZE, BAND = 384, 84
 # template -> (picture, caption, speech waveform shown, frames of the driving video shown)
 THUMBNAILS = {
     "JoyVASA - talking portrait (all in one)": ("joyvasa_astronaut.jpg", "photo + speech, one node", True, False),
-    "JoyVASA - talking portrait, long clips (staged)": ("joyvasa_astronaut.jpg", "staged, streamed to .mp4", True,
+    "JoyVASA - talking portrait, long clips (staged)": ("joyvasa_astronaut.jpg", "staged: controls, report, .mp4", True,
                                                         False),
     "JoyVASA - talking cat (animal)": ("joyvasa_cat.jpg", "animal weights, cat photo", True, False),
     "JoyVASA - portrait moved by a video": ("joyvasa_astronaut.jpg", "head motion from a video", False, True),

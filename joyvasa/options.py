@@ -12,7 +12,8 @@ NaN typed into the API or a stray value from an old workflow never reaches the n
     SourceOptions   face detection and crop            prepare_source
     AudioOptions    frame rate of the video            encode_audio
     SampleOptions   diffusion sampling                 sample_motion
-    EditOptions     taming / exaggerating the motion   edit_motion
+    EditOptions     taming / exaggerating the motion,  edit_motion
+                    head, eye and expression controls
     RenderOptions   how motion drives the face         render_frames
 """
 
@@ -187,11 +188,60 @@ class SampleOptions(_Presettable):
 
 
 @dataclass(frozen=True)
-class EditOptions(_Checked):
+class EditOptions(_Presettable):
     expression_scale: float = setting(1.0, "Facial expression change times this (0 = still face).",
                                       min=0.0, max=3.0, step=0.05)
     pose_scale: float = setting(1.0, "Head movement (rotation, position, scale) times this (0 = still head).",
                                 min=0.0, max=3.0, step=0.05)
+    # The face controls (joyvasa/motion/controls.py), applied after the two scales above.
+    preset: str = setting(
+        CUSTOM_PRESET, "custom: use the controls below. calm: a calmer, smoother head that blinks (see the "
+        "README's preset table); the other presets leave the controls as set.", choices=PRESETS)
+    pitch_scale: float = setting(1.0, "Head nodding (pitch, up/down) times this (0 = none).",
+                                 min=0.0, max=3.0, step=0.05)
+    yaw_scale: float = setting(1.0, "Head turning (yaw, left/right) times this (0 = none).",
+                               min=0.0, max=3.0, step=0.05)
+    roll_scale: float = setting(1.0, "Head tilting (roll, towards a shoulder) times this (0 = none).",
+                                min=0.0, max=3.0, step=0.05)
+    angle_limit: float = setting(90.0, "Soft limit on each head angle's change from the first frame, in "
+                                       "degrees: below half of it nothing changes, above it bends under the "
+                                       "limit. 0 = head held still; 90 = no limit in practice.",
+                                 min=0.0, max=90.0, step=0.5)
+    translation_scale: float = setting(1.0, "Head position (up/down, sideways) and size change times this "
+                                            "(0 = held in place).", min=0.0, max=3.0, step=0.05)
+    head_smoothing: float = setting(0.0, "Extra smoothing of the head alone (rotation, position, size), "
+                                         "without delay: 0 = none, 0.9 = calm, 0.98 = very slow.",
+                                    min=0.0, max=0.99, step=0.01)
+    blinks_per_minute: float = setting(0.0, "Add natural blinks, this many per minute on average (people: "
+                                            "15 to 20). 0 = as generated.", min=0.0, max=60.0, step=1.0)
+    blink_duration: float = setting(0.25, "How long one blink lasts, in seconds (closing then opening).",
+                                    min=0.05, max=1.0, step=0.01)
+    blink_randomness: float = setting(0.5, "How irregular the blinks are: 0 = a metronome, 1 = as random "
+                                           "as people.", min=0.0, max=1.0, step=0.05)
+    blink_seed: int = setting(0, "Seed of the blink schedule: the same seed gives the same blinks.",
+                              min=0, max=SEED_MAX)
+    eye_open: float = setting(1.0, "How open the eyes are: 1 = as generated, 0 = shut, above 1 = wider.",
+                              min=0.0, max=1.3, step=0.05)
+    gaze_x: float = setting(0.0, "Gaze sideways: + towards the picture's right, - its left (1 = far).",
+                            min=-1.0, max=1.0, step=0.05)
+    gaze_y: float = setting(0.0, "Gaze up (+) or down (-) (1 = far).", min=-1.0, max=1.0, step=0.05)
+    smile: float = setting(0.0, "Smile (+) or its opposite, mouth corners down (-).", min=-1.0, max=1.0,
+                           step=0.05)
+    brows: float = setting(0.0, "Brows raised (+) or frowning (-).", min=-1.0, max=1.0, step=0.05)
+    aaa: float = setting(0.0, "Mouth opened as in 'aaa' (+) or pressed (-), on top of the speech.",
+                         min=-0.3, max=1.0, step=0.05)
+    eee: float = setting(0.0, "Mouth spread as in 'eee' (+) or the opposite (-).", min=-1.0, max=1.0,
+                         step=0.05)
+    woo: float = setting(0.0, "Lips rounded as in 'woo' (+) or the opposite (-).", min=-1.0, max=1.0,
+                         step=0.05)
+    wink: float = setting(0.0, "Wink: + shuts the eye of keypoints 11/13, - the other (1 = shut).",
+                          min=-1.0, max=1.0, step=0.05)
+    slider_start: float = setting(0.0, "The sliders (smile ... wink) act from this second ...",
+                                  min=0.0, max=3600.0, step=0.1)
+    slider_end: float = setting(0.0, "... to this second (0 = the end of the clip).", min=0.0, max=3600.0,
+                                step=0.1)
+    slider_ease: float = setting(0.0, "Seconds over which the sliders ease in and out (0 = constant, "
+                                      "switched on at once).", min=0.0, max=60.0, step=0.1)
 
 
 @dataclass(frozen=True)

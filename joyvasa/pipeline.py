@@ -5,7 +5,7 @@
     prepare_source(renderer, image, SourceOptions)         -> Source     crop + appearance + keypoints
     encode_audio(motion_generator, waveform, rate, AudioOptions) -> AudioFeatures
     sample_motion(motion_generator, features, SampleOptions)      -> Motion
-    edit_motion(motion, EditOptions)                               -> Motion
+    edit_motion(motion, EditOptions)                               -> Motion     scales, head/eye/face controls
     render_frames(renderer, source, motion, RenderOptions)  -> iterator of (b, H, W, 3) batches
     write_video(batches, path, fps, audio)      -> streams frames into an .mp4 with the audio
     preview_frames(renderer, source, motion, RenderOptions) -> (N, S, S, 3) keypoints drawn, no render
@@ -33,6 +33,7 @@ StageProgress = Callable[[str, int, int], None]  # (stage, done, total); may rai
 STAGES = ("source", "audio", "motion", "render")
 SOURCE_STEPS = 3  # prepare_source's progress: detect + crop, appearance, keypoints
 LIP_NORMALIZE_THRESHOLD = 0.03  # LivePortrait: a source lip-open ratio above this is closed first
+HEAD_CONTROLS = ("pitch_scale", "yaw_scale", "roll_scale", "angle_limit", "translation_scale", "head_smoothing")
 
 
 @dataclass
@@ -166,12 +167,31 @@ def sample_motion(
 
 
 def edit_motion(motion, options: EditOptions = EditOptions()):
-    """Scale the expression and the head pose around frame 0."""
+    """Scale the expression and the head pose around frame 0, then the face controls
+    (head, eyes, sliders: :mod:`joyvasa.motion.controls`)."""
+    options = options.resolved()
     if options.expression_scale != 1.0:
         motion = motion.scale_expression(options.expression_scale)
     if options.pose_scale != 1.0:
         motion = motion.scale_pose(options.pose_scale)
-    return motion
+    return control_motion(motion, options)
+
+
+def control_motion(motion, options: EditOptions):
+    """The face controls of ``options`` (resolved) on ``motion``; unchanged when all are at rest."""
+    from joyvasa.motion.controls import control_face, control_head
+
+    if any(getattr(options, name) != getattr(EditOptions(), name) for name in HEAD_CONTROLS):  # defaults: at rest
+        motion = control_head(motion, pitch_scale=options.pitch_scale, yaw_scale=options.yaw_scale,
+                              roll_scale=options.roll_scale, angle_limit=options.angle_limit,
+                              translation_scale=options.translation_scale, smoothing=options.head_smoothing)
+    return control_face(
+        motion, blinks_per_minute=options.blinks_per_minute, blink_duration=options.blink_duration,
+        blink_randomness=options.blink_randomness, blink_seed=options.blink_seed, eye_open=options.eye_open,
+        gaze_x=options.gaze_x, gaze_y=options.gaze_y, smile=options.smile, brows=options.brows, aaa=options.aaa,
+        eee=options.eee, woo=options.woo, wink=options.wink, slider_start=options.slider_start,
+        slider_end=options.slider_end, slider_ease=options.slider_ease,
+    )
 
 
 def driving_keypoints(renderer, source: Source, motion, options: RenderOptions = RenderOptions()) -> torch.Tensor:
@@ -200,10 +220,16 @@ def driving_keypoints(renderer, source: Source, motion, options: RenderOptions =
         lip_delta = source.lip_delta  # None when the mouth is already closed
     device = renderer.device
     motion = motion.to(device)
+    driven = {"exp": motion.exp, "scale": motion.scale, "t": motion.t, "R": motion.rotation()}
+    reference = getattr(motion, "exp_reference", None)
+    if reference is not None:
+        # Frame 0 is the formula's reference: put a reference frame (frame 0's pose, the reference
+        # expression) in front and drop it afterwards, so offsets on frame 0 itself are driven too.
+        driven = {k: torch.cat([reference.to(v) if k == "exp" else v[:1], v]) for k, v in driven.items()}
     with torch.no_grad():
-        return _driving(
+        keypoints = _driving(
             {k: v.to(device) for k, v in source.kp_info.items()},
-            {"exp": motion.exp, "scale": motion.scale, "t": motion.t, "R": motion.rotation()},
+            driven,
             animal=animal,
             region=options.region,
             driving_option=options.driving_option,
@@ -212,6 +238,7 @@ def driving_keypoints(renderer, source: Source, motion, options: RenderOptions =
             lip_delta=None if lip_delta is None else lip_delta.to(device),
             driving_multiplier=options.driving_multiplier,
         )
+    return keypoints if reference is None else keypoints[1:]
 
 
 def render_frames(
@@ -313,12 +340,14 @@ def preview_frames(renderer, source: Source, motion, options: RenderOptions = Re
     back). ``callback(done, total)`` counts frames. See :mod:`joyvasa.video.preview`.
     """
     from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
+    from joyvasa.motion.controls import EYE_A, EYE_B, PREVIEW_SHAPES, eye_state
     from joyvasa.video.preview import PREVIEW_SIZES, draw_frames, head_rotations, pose_change
 
     if size not in PREVIEW_SIZES:
         raise ValueError(f"size must be one of {PREVIEW_SIZES} (the crop sizes), not {size!r}.")
     options = options.resolved()
     driving = driving_keypoints(renderer, source, motion, options).float().cpu()  # (N, 21, 3)
+    eyes, gaze = eye_state(motion.to("cpu"))
     crop = torch.as_tensor(source.crop.crop_256 if size == 256 else source.crop.crop_512)
     if crop.shape[0] != size:
         crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size),
@@ -327,6 +356,7 @@ def preview_frames(renderer, source: Source, motion, options: RenderOptions = Re
         crop, driving, head_rotations(source, motion, options.region), pose_change(motion),
         fps=float(motion.fps), source_keypoints=source.x_s[0].float(),
         lip_indices=tuple(int(i) for i in LIP_KEYPOINT_INDICES), callback=callback,
+        eye_rows=(EYE_A, EYE_B), shape_rows=PREVIEW_SHAPES, eyes=eyes, gaze=gaze,
     )
 
 

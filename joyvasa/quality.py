@@ -12,6 +12,10 @@ expression offsets: the lips moving apart grows it. Loudness is the RMS of the
 16 kHz audio over each frame's 1/fps seconds.
 
     python -m joyvasa.quality MOTION.safetensors AUDIO [--window-frames 100] [--json]
+    python -m joyvasa.quality MOTION.safetensors AUDIO --report [--chart report.png]
+
+The Motion Report (``--report``, and the JoyVASA Motion Report node) adds how open the mouth
+is during silence, the head's range and speed, and the blinks per minute, with a chart.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ def lip_opening(motion: Motion) -> torch.Tensor:
 def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float) -> torch.Tensor:
     """(n_frames,) RMS of each frame's span of mono 16 kHz audio (zero-padded past the end)."""
     audio = torch.as_tensor(audio_16k).float().reshape(-1)
-    edges = [round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)]
-    audio = torch.nn.functional.pad(audio, (0, max(0, edges[-1] - audio.numel())))
-    return torch.stack([audio[a:b].pow(2).mean().sqrt() if b > a else audio.new_zeros(())
-                        for a, b in zip(edges[:-1], edges[1:])])
+    edges = torch.tensor([round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)], dtype=torch.long)
+    audio = torch.nn.functional.pad(audio, (0, max(0, int(edges[-1]) - audio.numel())))
+    energy = torch.cat([audio.new_zeros(1, dtype=torch.float64), audio.double().pow(2).cumsum(0)])  # running sum
+    counts = (edges[1:] - edges[:-1]).double()
+    mean_square = (energy[edges[1:]] - energy[edges[:-1]]) / counts.clamp(min=1)
+    return mean_square.clamp(min=0).sqrt().float()
 
 
 def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -84,7 +90,8 @@ def seam_jump_ratio(motion: Motion, window_frames: int = 100, first_seam: int | 
     the motion has no seam.
     """
     first_seam = window_frames - LEAD_PAD_FRAMES if first_seam is None else first_seam
-    steps = (motion_rows(motion)[1:] - motion_rows(motion)[:-1]).norm(dim=1)  # steps[k]: frame k -> k + 1
+    rows = motion_rows(motion)
+    steps = (rows[1:] - rows[:-1]).norm(dim=1)  # steps[k]: frame k -> k + 1
     seams = [s - 1 for s in range(first_seam, len(motion), window_frames) if s >= 1]
     if not seams:
         return float("nan")
@@ -116,6 +123,94 @@ def measure(motion: Motion, audio_16k: torch.Tensor | None = None, window_frames
     return result
 
 
+SILENCE_LEVEL = 0.1  # a frame is silent when its loudness is under this share of the clip's loud level (95th pct)
+
+
+def silent_frames(loudness: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: frames quieter than SILENCE_LEVEL of the clip's 95th-percentile loudness."""
+    loud = torch.quantile(loudness.float(), 0.95) if loudness.numel() else loudness.new_zeros(())
+    return loudness < SILENCE_LEVEL * loud if loud > 0 else torch.ones_like(loudness, dtype=torch.bool)
+
+
+def mouth_in_silence(opening: torch.Tensor, silent: torch.Tensor) -> float | None:
+    """How open the mouth is in silence, as a share of how open it is in speech (0 = shut in
+    silence, 1 = as open as when speaking), both above the clip's 5th-percentile opening.
+    None when the clip has no silence or no speech."""
+    if silent.all() or not silent.any():
+        return None
+    floor = torch.quantile(opening.float(), 0.05)
+    speech = (opening[~silent] - floor).mean()
+    return float((opening[silent] - floor).mean() / speech) if speech > 0 else None
+
+
+def head_motion(motion: Motion) -> dict:
+    """{'range': {pitch, yaw, roll} degrees (max - min), 'mean_speed' / 'peak_speed': deg/s of the
+    rotation angles (norm over the three axes; peak = 95th percentile)}."""
+    angles = torch.cat([motion.pitch, motion.yaw, motion.roll], dim=1).float()
+    ranges = (angles.max(dim=0).values - angles.min(dim=0).values).tolist() if len(motion) else [0.0] * 3
+    speed = (angles[1:] - angles[:-1]).norm(dim=1) * motion.fps
+    return {"range": dict(zip(("pitch", "yaw", "roll"), ranges)),
+            "mean_speed": float(speed.mean()) if speed.numel() else 0.0,
+            "peak_speed": float(torch.quantile(speed, 0.95)) if speed.numel() else 0.0}
+
+
+def motion_report(motion: Motion, audio_16k: torch.Tensor | None = None, window_frames: int = 100,
+                  max_lag: int = 10) -> dict:
+    """Every number of the Motion Report, plus the curves its chart draws (key 'curves')."""
+    from joyvasa.motion.controls import count_blinks, eye_opening
+
+    n = len(motion)
+    seams = seam_jump_ratio(motion, window_frames) if n > 1 else float("nan")
+    blinks = count_blinks(motion)
+    report = {
+        "frames": n, "fps": motion.fps, "seconds": motion.duration,
+        "seam_jump_ratio": None if seams != seams else seams,
+        "head": head_motion(motion),
+        "blinks_per_minute": len(blinks) / (motion.duration / 60.0) if n else 0.0,
+    }
+    opening = lip_opening(motion)
+    curves = {"mouth": opening, "pitch": motion.pitch[:, 0].float(), "yaw": motion.yaw[:, 0].float(),
+              "roll": motion.roll[:, 0].float(), "eyes": eye_opening(motion), "blinks": blinks}
+    if audio_16k is not None:
+        loudness = audio_loudness(audio_16k, n, motion.fps)
+        lag_range = min(max_lag, max(0, (n - 3) // 2))
+        report["lip_sync"] = lip_sync(motion, audio_16k, lag_range) if n >= 3 else None
+        silent = silent_frames(loudness)
+        report["silence_share"] = float(silent.float().mean()) if n else 0.0
+        report["mouth_in_silence"] = mouth_in_silence(opening, silent)
+        curves.update(loudness=loudness, silent=silent)
+    report["curves"] = curves
+    return report
+
+
+def report_text(report: dict) -> str:
+    """The report as a few short lines (the Motion Report node's STRING, the CLI's text)."""
+    lines = [f"{report['frames']} frames, {report['seconds']:.1f} s at {report['fps']:g} fps"]
+    sync = report.get("lip_sync")
+    if sync:
+        lines.append(f"lip sync: r = {sync['correlation']:.2f} at lag 0, best r = {sync['best_correlation']:.2f} "
+                     f"at lag {sync['best_lag']:+d} frames (+ = lips late)")
+    if "mouth_in_silence" in report:
+        quiet = report["mouth_in_silence"]
+        lines.append(f"silence: {100 * report['silence_share']:.0f}% of frames; mouth open there "
+                     + ("n/a" if quiet is None else f"{quiet:.2f} of its speech opening (0 = shut)"))
+    seams = report["seam_jump_ratio"]
+    lines.append("seam jumps: " + ("no window seam" if seams is None else f"{seams:.2f} x the usual step (1 = invisible)"))
+    head = report["head"]
+    ranges = head["range"]
+    lines.append(f"head range: pitch {ranges['pitch']:.1f}, yaw {ranges['yaw']:.1f}, roll {ranges['roll']:.1f} deg; "
+                 f"speed {head['mean_speed']:.1f} deg/s (peak {head['peak_speed']:.1f})")
+    lines.append(f"blinks: {report['blinks_per_minute']:.1f} per minute (people: 15 to 20)")
+    return "\n".join(lines)
+
+
+def report_chart(report: dict, width: int = 800) -> torch.Tensor:
+    """The report's chart, (1, H, width, 3) float 0..1 (see :func:`joyvasa.video.chart.draw_report_chart`)."""
+    from joyvasa.video.chart import draw_report_chart
+
+    return draw_report_chart(report["curves"], fps=report["fps"], title=report_text(report), width=width)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m joyvasa.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("motion", help="a motion file saved by Motion.save (.safetensors)")
@@ -123,6 +218,10 @@ def main(argv=None) -> int:
     parser.add_argument("--window-frames", type=int, default=100, help="frames per generator window (100)")
     parser.add_argument("--max-lag", type=int, default=10, help="lip-sync lag search range in frames (10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--report", action="store_true",
+                        help="the Motion Report instead: lip sync, mouth in silence, seams, head range and "
+                             "speed, blinks per minute")
+    parser.add_argument("--chart", default="", help="with --report: also write its chart to this .png")
     args = parser.parse_args(argv)
     try:
         motion = Motion.load(args.motion)
@@ -131,6 +230,8 @@ def main(argv=None) -> int:
             from joyvasa.audio import load_audio_file
 
             audio = load_audio_file(args.audio)  # mono 16 kHz
+        if args.report or args.chart:
+            return _print_report(motion, audio, args)
         result = measure(motion, audio, args.window_frames, args.max_lag)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -146,6 +247,20 @@ def main(argv=None) -> int:
     print(f"seam jump ratio: {result['seam_jump_ratio']:.3f} (1 = seams invisible)")
     acc = result["mean_squared_acceleration"]
     print(f"mean squared acceleration: expression {acc['expression']:.3e}, pose {acc['pose']:.3e} deg^2")
+    return 0
+
+
+def _print_report(motion: Motion, audio, args) -> int:
+    report = motion_report(motion, audio, args.window_frames, args.max_lag)
+    if args.chart:
+        from PIL import Image
+
+        pixels = (report_chart(report)[0] * 255).round().byte().numpy()
+        Image.fromarray(pixels).save(args.chart)
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "curves"}, indent=2))
+    else:
+        print(report_text(report))
     return 0
 
 

@@ -20,6 +20,7 @@ from .motion import EditMotion, EncodeAudio, SampleMotion  # noqa: E402
 from .motion_files import LoadMotion, SaveMotion  # noqa: E402
 from .preview import PreviewMotion  # noqa: E402
 from .render import Render, RenderToVideo  # noqa: E402
+from .report import MotionReport  # noqa: E402
 from .source import ExtractSource  # noqa: E402
 from .video_motion import ExtractMotionFromVideo  # noqa: E402
 
@@ -31,6 +32,7 @@ NODES: list[type[io.ComfyNode]] = [
     SampleMotion,
     EditMotion,
     PreviewMotion,
+    MotionReport,
     Render,
     RenderToVideo,
     SaveMotion,

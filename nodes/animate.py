@@ -32,7 +32,7 @@ class Animate(io.ComfyNode):
                 io.Audio.Input("audio", tooltip="Speech; the video is as long as the audio."),
                 *inputs_for(AudioOptions),
                 *inputs_for(SampleOptions),
-                *inputs_for(EditOptions),
+                *inputs_for(EditOptions, skip=("preset",)),
                 *inputs_for(RenderOptions, skip=("preset",)),  # one preset widget sets both stages
                 *face_inputs(),
             ],

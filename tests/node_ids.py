@@ -8,6 +8,7 @@ EXPECTED_NODES = {
     "JoyVASASampleMotion",
     "JoyVASAEditMotion",
     "JoyVASAPreviewMotion",
+    "JoyVASAMotionReport",
     "JoyVASARender",
     "JoyVASARenderToVideo",
     "JoyVASASaveMotion",

@@ -48,7 +48,7 @@ LAYOUTS = {
                  "5": [460, 60], "6": [880, 60], "7": [880, 260]},
     STAGED: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "5": [460, 60], "6": [460, 460],
              "7": [460, 900], "8": [880, 900], "9": [1300, 900], "10": [1720, 1280], "11": [1720, 60],
-             "12": [2140, 60], "13": [2140, 240], "14": [1720, 460]},
+             "12": [2140, 60], "13": [2140, 240], "14": [1720, 460], "15": [1300, 60]},
     ANIMAL: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "5": [460, 60], "6": [460, 460],
              "7": [460, 900], "8": [880, 900], "9": [1300, 400]},
     FROM_VIDEO: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "5": [460, 60], "6": [460, 460],
@@ -232,6 +232,7 @@ def test_staged_template_streams_the_video_and_saves_a_preview_and_the_motion(co
     _check_video(videos["14"], _speech_frames(), (512, 512))  # Render To Video, streamed
     _check_video(videos["13"], _speech_frames(), (512, 512))  # the motion preview
     assert result.outputs["6"]["images"], "crop preview missing"
+    assert result.outputs["15"]["images"], "the Motion Report's chart is missing"
     (motion_entry,) = result.outputs["10"]["motion"]
     assert (comfy.output_dir / motion_entry["subfolder"] / motion_entry["filename"]).is_file()
     assert not list(comfy.output_dir.rglob("*.partial.mp4"))

@@ -8,13 +8,25 @@ Each preset holds plain values (no tensors), keyed by the names the library uses
 * ``lip_normalize``: whether the source's lip-normalisation delta is passed as ``lip_delta``;
 * ``cfg_scale``: the motion generator's classifier-free guidance scale;
 * ``crop``: whether the face is cropped first (upstream's ``flag_do_crop``; off = the whole
-  photo squashed to 256x256).
+  photo squashed to 256x256);
+* ``calm`` only: the face controls of :data:`CALM_HEAD` (Edit Motion's head and blink settings).
 
 Upstream values (digest §2.1): ``upstream_app`` is the Gradio app (``app.py`` on top of
 ``ArgumentConfig``), ``upstream_cli`` the bare ``inference.py`` defaults (``ArgumentConfig``).
 """
 
 from __future__ import annotations
+
+# The face controls of the calm preset (fields of joyvasa.options.EditOptions).
+CALM_HEAD: dict[str, object] = {
+    "pitch_scale": 0.7,
+    "yaw_scale": 0.6,
+    "roll_scale": 0.5,
+    "angle_limit": 20.0,
+    "translation_scale": 0.5,
+    "head_smoothing": 0.8,
+    "blinks_per_minute": 15.0,
+}
 
 DRIVING_PRESETS: dict[str, dict[str, object]] = {
     "upstream_app": {
@@ -52,6 +64,9 @@ DRIVING_PRESETS: dict[str, dict[str, object]] = {
         "crop": True,
     },
 }
+# Ours, with the commonest complaint answered: a head that moves less and more smoothly, and eyes
+# that blink (the face controls of joyvasa.motion.controls, set on Edit Motion).
+DRIVING_PRESETS["calm"] = {**DRIVING_PRESETS["recommended"], **CALM_HEAD}
 
 
 def driving_preset(name: str) -> dict[str, object]:

@@ -66,6 +66,9 @@ class Motion:
     roll: torch.Tensor  # (N, 1) degrees
     fps: float = MODEL_FPS
     raw: Optional[torch.Tensor] = None  # (N, 73) normalised generator output, if unedited
+    # (1, 21, 3) the expression the renderer measures the non-lip rows (and the expression-friendly
+    # scaling) from; None = frame 0. Set by offsets that must show from the first frame on.
+    exp_reference: Optional[torch.Tensor] = None
 
     _TENSORS = MOTION_KEYS
 
@@ -88,6 +91,8 @@ class Motion:
 
     def to(self, device) -> "Motion":
         moved = {name: getattr(self, name).to(device) for name in self._TENSORS}
+        if self.exp_reference is not None:
+            moved["exp_reference"] = self.exp_reference.to(device)
         return replace(self, raw=None if self.raw is None else self.raw.to(device), **moved)
 
     def first_frames(self, count: int) -> "Motion":
@@ -100,9 +105,18 @@ class Motion:
     def _edited(self, **changes) -> "Motion":
         return replace(self, raw=None, **changes)
 
+    def reference_expression(self) -> torch.Tensor:
+        """(1, 21, 3): :attr:`exp_reference`, or frame 0's expression."""
+        return self.exp[:1] if self.exp_reference is None else self.exp_reference
+
+    def with_expression_offsets(self, offsets: torch.Tensor) -> "Motion":
+        """``exp + offsets`` ((N, 21, 3) or (21, 3)) measured from the unchanged reference, so an
+        offset already present on frame 0 still moves the rendered face."""
+        return self._edited(exp=self.exp + offsets, exp_reference=self.reference_expression().clone())
+
     def scale_expression(self, factor: float) -> "Motion":
-        """Expression change from frame 0 times ``factor`` (0 = frozen face, 1 = unchanged)."""
-        exp0 = self.exp[:1]
+        """Expression change from frame 0 (or the reference) times ``factor`` (0 = frozen face, 1 = unchanged)."""
+        exp0 = self.reference_expression()
         return self._edited(exp=exp0 + factor * (self.exp - exp0))
 
     def scale_pose(self, factor: float, translation: bool = True) -> "Motion":
@@ -136,6 +150,8 @@ class Motion:
         tensors = {name: getattr(self, name).detach().float().cpu().contiguous() for name in self._TENSORS}
         if self.raw is not None:
             tensors["raw"] = self.raw.detach().float().cpu().contiguous()
+        if self.exp_reference is not None:
+            tensors["exp_reference"] = self.exp_reference.detach().float().cpu().contiguous()
         meta = {"format": MOTION_FORMAT, "version": MOTION_FORMAT_VERSION, "fps": self.fps, "frames": len(self)}
         path = os.fspath(path)
         save_file(tensors, path, metadata={"json": json.dumps(meta)})
@@ -164,6 +180,6 @@ class Motion:
                 f"'{path}' is not a JoyVASA motion file (saved by Motion.save)"
                 + (f": it lacks {', '.join(missing)}." if missing else ".")
             )
-        return cls(fps=float(meta.get("fps", MODEL_FPS)), raw=tensors.get("raw"),
+        return cls(fps=float(meta.get("fps", MODEL_FPS)), raw=tensors.get("raw"), exp_reference=tensors.get("exp_reference"),
                    **{name: tensors[name] for name in cls._TENSORS})
 

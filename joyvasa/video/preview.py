@@ -27,6 +27,8 @@ KEYPOINT_COLOR = (255, 215, 0)       # driving keypoints
 LIP_COLOR = (255, 64, 64)            # driving keypoints of the lips
 AXIS_COLORS = ((230, 60, 60), (60, 200, 60), (70, 120, 255))  # head x (right), y (down), z (forward)
 AXIS_LENGTH = 0.35                   # in crop half-widths
+EYE_COLOR = (0, 230, 255)            # the lids joined (upper row to lower row)
+SHAPE_COLOR = (255, 140, 200)        # brows and mouth joined, so the sliders' shapes show
 
 
 def keypoint_pixels(keypoints: torch.Tensor, size: int) -> torch.Tensor:
@@ -49,15 +51,29 @@ def pose_change(motion) -> torch.Tensor:
     return angles - angles[:1]
 
 
+def _outline(points: np.ndarray) -> list[tuple[float, float]]:
+    """Two points: the segment. More: a closed outline, ordered by angle around their centre."""
+    if len(points) <= 2:
+        return [tuple(p) for p in points.tolist()]
+    centre = points.mean(axis=0)
+    order = np.argsort(np.arctan2(points[:, 1] - centre[1], points[:, 0] - centre[0]))
+    ring = [tuple(points[k].tolist()) for k in order]
+    return ring + ring[:1]
+
+
 def draw_frames(
     crop: torch.Tensor, driving: torch.Tensor, rotations: torch.Tensor, angles: torch.Tensor,
     fps: float, source_keypoints: Optional[torch.Tensor] = None,
     lip_indices: tuple[int, ...] = (), callback: Optional[Callable[[int, int], None]] = None,
+    eye_rows: tuple[tuple[int, int], ...] = (), shape_rows: tuple[tuple[int, ...], ...] = (),
+    eyes: Optional[torch.Tensor] = None, gaze: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Draw each frame's keypoints, head axes and pose readout over ``crop``.
 
     ``crop``: (S, S, 3) float 0..1; ``driving``: (N, K, 3) normalised keypoints;
     ``rotations``: (N, 3, 3); ``angles``: (N, 3) degrees. Returns (N, S, S, 3) float32 0..1.
+    The face controls: ``eye_rows`` (upper, lower) lid pairs joined by a line, ``shape_rows``
+    keypoint chains joined (brows, mouth); ``eyes`` (N,) open level and ``gaze`` (N, 2) read out.
     """
     from PIL import Image, ImageDraw
 
@@ -82,12 +98,20 @@ def draw_frames(
         for axis in range(3):  # z last: drawn on top, it shows where the face points
             end = centre + axis_length * rotations[i, axis, :2].numpy()
             pen.line([tuple(centre), tuple(end)], fill=AXIS_COLORS[axis], width=max(1, size // 170))
+        width = max(1, size // 256)
+        for chain in shape_rows:
+            pen.line(_outline(points[i, list(chain)]), fill=SHAPE_COLOR, width=width)
+        for upper, lower in eye_rows:
+            pen.line([tuple(points[i, upper]), tuple(points[i, lower])], fill=EYE_COLOR, width=width + 1)
         for k, (x, y) in enumerate(points[i].tolist()):
             color = LIP_COLOR if k in lip_indices else KEYPOINT_COLOR
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=color)
         pitch, yaw, roll = angles[i].tolist()
         pen.text((6, 4), f"{i / fps:5.2f} s  frame {i + 1}/{total}", fill=(255, 255, 255))
         pen.text((6, 16), f"pitch {pitch:+5.1f}  yaw {yaw:+5.1f}  roll {roll:+5.1f} deg", fill=(255, 255, 255))
+        if eyes is not None:
+            look = "" if gaze is None else f"  gaze x {gaze[i, 0]:+.2f} y {gaze[i, 1]:+.2f}"
+            pen.text((6, 28), f"eyes {100 * max(0.0, float(eyes[i])):3.0f}% open{look}", fill=EYE_COLOR)
         out[i] = np.asarray(frame)
         if callback is not None:
             callback(i + 1, total)
