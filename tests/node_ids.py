@@ -14,4 +14,5 @@ EXPECTED_NODES = {
     "JoyVASALoadMotion",
     "JoyVASAAnimate",
     "JoyVASAExtractMotionFromVideo",
+    "JoyVASADubVideo",
 }
