@@ -82,21 +82,21 @@ def test_dubbed_video_keeps_each_frames_motion_and_has_the_audios_length(tmp_pat
     warp_decode = renderer.warp_decode
     renderer.warp_decode = lambda f, s, d: seen.append((s.clone(), d.clone())) or warp_decode(f, s, d)
     video = _video(4)
-    seconds = 2.0
-    motion = _motion(round(seconds * FPS))  # what sampling gives for 2 s of audio at 5 fps ("aligned")
+    seconds = 1.2
+    motion = _motion(round(seconds * FPS))  # what sampling gives for 1.2 s of audio at 5 fps ("aligned")
     dubbed = pipeline.dub_frames(renderer, motion, video, DubOptions(short_video="ping-pong", frames_per_batch=3),
                                  video_fps=FPS, crop=WHOLE_FRAME)
     audio = (0.1 * torch.sin(torch.arange(int(seconds * 16000)) / 10.0)[None], 16000)
     result = pipeline.write_video(dubbed, tmp_path / "dub.mp4", motion.fps, audio=audio)
-    assert result["frames"] == 10 == round(seconds * FPS)
+    assert result["frames"] == 6 == round(seconds * FPS)
     with av.open(str(tmp_path / "dub.mp4")) as container:
-        assert container.streams.audio and len(list(container.decode(video=0))) == 10
+        assert container.streams.audio and len(list(container.decode(video=0))) == 6
 
     x_s = torch.cat([s for s, _ in seen])
     x_d = torch.cat([d for _, d in seen])
-    assert x_d.shape == (10, 21, 3)
-    matrix = plan_dub(TensorFrames(video, FPS, FPS), 10, "ping-pong", WHOLE_FRAME).matrices[0]
-    for i in range(10):
+    assert x_d.shape == (6, 21, 3)
+    matrix = plan_dub(TensorFrames(video, FPS, FPS), 6, "ping-pong", WHOLE_FRAME).matrices[0]
+    for i in range(6):
         j = video_index(i, 4, "ping-pong")
         own = renderer.extract_kp_info(warp_crops(video[j].permute(2, 0, 1)[None], matrix, 512)[1])
         # (backward ping-pong frames were kept as uint8: within 1e-4 of the frame's own)
@@ -105,24 +105,24 @@ def test_dubbed_video_keeps_each_frames_motion_and_has_the_audios_length(tmp_pat
         lips = own["scale"][0] * (own["kp"][0, LIP] @ own["R"][0] + motion.exp[i, LIP]) + own["t"][0] * torch.tensor(
             [1.0, 1.0, 0.0])
         torch.testing.assert_close(x_d[i, LIP], lips, atol=1e-4, rtol=0)  # the lips: the audio's motion
-    assert "10 frames dubbed (ping-ponged over 4 video frames)" in dubbed.summary()
+    assert "6 frames dubbed (ping-ponged over 4 video frames)" in dubbed.summary()
 
 
 def test_frames_without_a_face_are_kept_unchanged_and_counted():
     from joyvasa.video.reading import read_video_frames
 
     frames, rate = read_video_frames(REPO_ROOT / "example_inputs" / "joyvasa_head_tilt.mp4")
-    video = frames[:8].clone()
-    video[3:5] = 0.5  # two frames without a face
+    video = frames[:5].clone()
+    video[2:4] = 0.5  # two frames without a face
     crop = VideoCropOptions(detector="mtcnn", detect_every=1)
-    dubbed = pipeline.dub_frames(tiny_renderer(), _motion(8), video, DubOptions(frames_per_batch=4),
+    dubbed = pipeline.dub_frames(tiny_renderer(), _motion(5), video, DubOptions(frames_per_batch=5),
                                  video_fps=FPS, crop=crop)
-    assert dubbed.plan.has_face.tolist() == [True, True, True, False, False, True, True, True]
+    assert dubbed.plan.has_face.tolist() == [True, True, False, False, True]
     out = torch.cat(list(dubbed))
-    assert out.shape == (8, 256, 256, 3)
-    torch.testing.assert_close(out[3:5], video[3:5])
+    assert out.shape == (5, 256, 256, 3)
+    torch.testing.assert_close(out[2:4], video[2:4])
     assert not torch.allclose(out[0], video[0], atol=1e-3)  # a face frame was re-rendered
-    assert "2 of 8 video frames show no face" in dubbed.summary()
+    assert "2 of 5 video frames show no face" in dubbed.summary()
 
 
 def test_bad_inputs_are_clear_errors():

@@ -43,7 +43,7 @@ FROM_VIDEO = "JoyVASA - portrait moved by a video"
 DIALOGUE = "JoyVASA - two speakers (dialogue)"
 DUB = "JoyVASA - dub a video (lips only)"
 TEMPLATES = (ALL_IN_ONE, STAGED, ANIMAL, FROM_VIDEO, DIALOGUE, DUB)
-DIALOGUE_SECONDS = 4.319546485260771  # example_inputs/joyvasa_dialogue_a.flac and _b.flac
+DIALOGUE_SECONDS = 2.3132426303854876  # example_inputs/joyvasa_dialogue_a.flac and _b.flac
 
 # Node positions of the UI-format templates (columns left to right).
 LAYOUTS = {
