@@ -19,7 +19,8 @@ from .render import with_previews
 from .runtime import Progress, after_heavy_work, node_id_of
 from .widgets import inputs_for, options_from
 
-CROP_WIDGETS_SKIPPED = ("face_index", "max_side")  # one face per video; the video keeps its size
+CROP_WIDGETS_SKIPPED = ("face_index", "max_side")
+TRACKING_WIDGETS = ("detect_every", "box_smoothing")  # one face per video; the video keeps its size
 
 
 def video_input(video=None, frames=None, frames_fps=None):
@@ -36,12 +37,16 @@ def video_input(video=None, frames=None, frames_fps=None):
     return frames, float(frames_fps)
 
 
+def tracking_inputs() -> list:
+    """Extract Motion From Video's tracking widgets (detect_every, box_smoothing), defined there once."""
+    from .video_motion import ExtractMotionFromVideo
+
+    return [i for i in ExtractMotionFromVideo.define_schema().inputs if i.id in TRACKING_WIDGETS]
+
+
 class DubVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        from joyvasa.video.motion import VideoCropOptions
-
-        defaults = VideoCropOptions()
         return io.Schema(
             node_id="JoyVASADubVideo",
             display_name="JoyVASA Dub Video (lips only, streaming)",
@@ -61,10 +66,7 @@ class DubVideo(io.ComfyNode):
                 io.String.Input("filename_prefix", default="joyvasa/dub", tooltip="Path under ComfyUI's output folder."),
                 *inputs_for(DubOptions),
                 *inputs_for(SourceOptions, skip=CROP_WIDGETS_SKIPPED),
-                io.Int.Input("detect_every", default=defaults.detect_every, min=1, max=100,
-                             tooltip="Run the detector on every k-th frame and interpolate between (1 = every frame)."),
-                io.Float.Input("box_smoothing", default=defaults.box_smoothing, min=0.0, max=25.0, step=0.5,
-                               tooltip="How much the crop window is steadied over time (Gaussian sigma, frames; 0 = off)."),
+                *tracking_inputs(),
             ],
             outputs=[io.String.Output("path", display_name="path"),
                      io.String.Output("report", display_name="report")],
