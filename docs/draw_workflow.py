@@ -32,6 +32,8 @@ PICTURES = {
     "JoyVASA - talking portrait, long clips (staged)": "joyvasa_staged.png",
     "JoyVASA - talking cat (animal)": "joyvasa_animal.png",
     "JoyVASA - portrait moved by a video": "joyvasa_from_video.png",
+    "JoyVASA - two speakers (dialogue)": "joyvasa_dialogue.png",
+    "JoyVASA - dub a video (lips only)": "joyvasa_dub.png",
 }
 
 

@@ -23,7 +23,9 @@ SENTENCE = "Hello! This photo can talk now."
 SILENCE_PAD_S = 0.15           # kept before the first and after the last loud sample
 VIDEO_FPS, VIDEO_SECONDS, VIDEO_SIZE = 25, 1.2, 256
 CAT_FACE_COLUMNS = (90, 390)   # chelsea is 451x300: the 300x300 square around her face
-CAT_FACE_COLUMNS = (90, 390)   # chelsea is 451x300: the 300x300 square around her face
+DIALOGUE = ("Hello, how are you?", "Fine.")  # speaker A, then speaker B
+DIALOGUE_GAP_S = 0.3           # silence between the two turns
+TWO_FACES_HALF = 320           # each astronaut in the two-face picture: 320x320
 FACE_CENTRE, FACE_HALF = (220, 150), 150  # the astronaut's head in the 512x512 picture
 
 
@@ -35,19 +37,49 @@ def write_pictures() -> None:
     Image.fromarray(data.chelsea()[:, CAT_FACE_COLUMNS[0]:CAT_FACE_COLUMNS[1]]).save(OUT / "joyvasa_cat.jpg", quality=90)
 
 
-def write_speech() -> None:
+def write_two_faces_picture() -> None:
+    """The astronaut twice, the right one mirrored, side by side (640x320): two faces to talk."""
+    from skimage import data
+
+    face = Image.fromarray(data.astronaut()).resize((TWO_FACES_HALF, TWO_FACES_HALF), Image.LANCZOS)
+    both = Image.new("RGB", (2 * TWO_FACES_HALF, TWO_FACES_HALF))
+    both.paste(face, (0, 0))
+    both.paste(face.transpose(Image.FLIP_LEFT_RIGHT), (TWO_FACES_HALF, 0))
+    both.save(OUT / "joyvasa_two_faces.jpg", quality=85)
+
+
+def spoken(sentence: str, voice: str = "en-us") -> tuple[np.ndarray, int]:
+    """espeak-ng's reading of ``sentence``, trimmed to the speech plus SILENCE_PAD_S each side."""
     sys.path.insert(0, str(OUT.parent))
     from joyvasa.audio import read_audio_file
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "155", "-w", str(wav), SENTENCE], check=True)
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "155", "-w", str(wav), sentence], check=True)
         samples, rate = read_audio_file(wav)
     x = samples[0]
     loud = np.nonzero(np.abs(x) > 0.02)[0]
     pad = int(SILENCE_PAD_S * rate)
-    pcm = (np.clip(x[max(0, loud[0] - pad): loud[-1] + pad], -1, 1) * 32767).astype(np.int16)
-    with av.open(str(OUT / "joyvasa_speech.flac"), "w", format="flac") as container:
+    return x[max(0, loud[0] - pad): loud[-1] + pad], rate
+
+
+def write_speech() -> None:
+    x, rate = spoken(SENTENCE)
+    write_flac("joyvasa_speech.flac", x, rate)
+
+
+def write_dialogue() -> None:
+    """Two clips of equal length that take turns: A speaks while B is silent, then B."""
+    (a, rate), (b, rate_b) = spoken(DIALOGUE[0], "en-us"), spoken(DIALOGUE[1], "en-us+m3")
+    assert rate == rate_b
+    gap = np.zeros(int(DIALOGUE_GAP_S * rate))
+    write_flac("joyvasa_dialogue_a.flac", np.concatenate([a, gap, np.zeros_like(b)]), rate)
+    write_flac("joyvasa_dialogue_b.flac", np.concatenate([np.zeros_like(a), gap, b]), rate)
+
+
+def write_flac(name: str, x: np.ndarray, rate: int) -> None:
+    pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16)
+    with av.open(str(OUT / name), "w", format="flac") as container:
         stream = container.add_stream("flac", rate=rate, layout="mono")
         frame = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
         frame.sample_rate = rate
@@ -80,6 +112,8 @@ def write_head_tilt_video() -> None:
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     write_pictures()
+    write_two_faces_picture()
     write_speech()
+    write_dialogue()
     write_head_tilt_video()
     print(f"wrote {', '.join(sorted(p.name for p in OUT.iterdir() if p.suffix != '.md'))}")

@@ -27,6 +27,8 @@ THUMBNAILS = {
                                                         False),
     "JoyVASA - talking cat (animal)": ("joyvasa_cat.jpg", "animal weights, cat photo", True, False),
     "JoyVASA - portrait moved by a video": ("joyvasa_astronaut.jpg", "head motion from a video", False, True),
+    "JoyVASA - two speakers (dialogue)": ("joyvasa_two_faces.jpg", "two faces take turns", True, False),
+    "JoyVASA - dub a video (lips only)": ("joyvasa_astronaut.jpg", "a video's lips, new speech", True, True),
 }
 
 
@@ -40,6 +42,11 @@ def _font(size: int):
 
 
 def _square(picture: Image.Image, size: int) -> Image.Image:
+    if picture.width >= 1.5 * picture.height:  # a wide picture (two faces) is shown whole, at the top
+        wide = picture.resize((size, round(size * picture.height / picture.width)), Image.LANCZOS)
+        card = Image.new("RGB", (size, size), (24, 24, 30))
+        card.paste(wide, (0, (size - BAND - wide.height) // 2))
+        return card
     side = min(picture.size)
     left, top = (picture.width - side) // 2, (picture.height - side) // 2
     return picture.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)

@@ -13,7 +13,7 @@ import dataclasses
 import sys
 import time
 
-from joyvasa.options import STAGE_OPTIONS, StageOptions
+from joyvasa.options import STAGE_OPTIONS, DubOptions, StageOptions
 from joyvasa.precision import PRECISIONS
 
 
@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make a portrait talk from an audio clip (JoyVASA + LivePortrait).",
     )
     files = p.add_argument_group("files")
-    files.add_argument("--image", required=True, help="portrait photo (png/jpg/webp)")
+    files.add_argument("--image", help="portrait photo (png/jpg/webp); or --dub-video")
+    files.add_argument("--dub-video", default=None,
+                       help="dub this talking-head video instead of animating a photo: its head, eyes and "
+                            "expression stay, the lips follow --audio (streamed; see the dub flags)")
     files.add_argument("--audio", required=True, help="speech clip (wav/flac/ogg/mp3/m4a)")
     files.add_argument("--out", required=True, help="output .mp4 path")
     files.add_argument("--liveportrait", required=True,
@@ -63,13 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="render precision: auto = fp32 on CPU, fp16 on GPU; bf16 is 1.9x faster on "
                             "AVX512-BF16 CPUs")
     seen: set[str] = set()
-    for options_class in STAGE_OPTIONS:
+    for options_class in (*STAGE_OPTIONS, DubOptions):
         add_option_flags(p, options_class, seen)
     return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if bool(args.image) == bool(args.dub_video):
+        parser.error("give --image (animate a photo) or --dub-video (dub a video), one of them.")
     started = time.perf_counter()
     try:
         stage_options = StageOptions.from_values(vars(args))
@@ -91,7 +97,6 @@ def run(args, stage_options: StageOptions) -> dict:
     from joyvasa.face import parse_face_box
     from joyvasa.precision import parse_precision
 
-    image = pipeline.read_image_file(args.image)
     samples, sample_rate = read_audio_file(args.audio)  # (C, N) at the file's own rate
     waveform = torch.from_numpy(samples)
     face_box = parse_face_box(args.face_box)
@@ -100,12 +105,33 @@ def run(args, stage_options: StageOptions) -> dict:
                                           kind="animal" if args.animal else None)
     motion_generator = pipeline.load_motion_generator(args.motion_generator, args.template, args.audio_encoder,
                                                       device=args.device)
+    if args.dub_video:
+        return dub_video(args, stage_options, renderer, motion_generator, waveform, sample_rate)
+    image = pipeline.read_image_file(args.image)
     if args.preview_only:
         return pipeline.preview_video(renderer, motion_generator, image, waveform, sample_rate, args.out, stage_options,
                                       face_box=face_box, progress=_print_progress)
     motion, frame_batches = pipeline.animate(renderer, motion_generator, image, waveform, sample_rate, stage_options,
                                              face_box=face_box, progress=_print_progress)
     return pipeline.write_video(frame_batches, args.out, motion.fps, audio=(waveform, sample_rate))
+
+
+def dub_video(args, stage_options: StageOptions, renderer, motion_generator, waveform, sample_rate) -> dict:
+    """``--dub-video``: the speech's motion, then the video's frames with only their lips moved."""
+    from joyvasa import pipeline
+    from joyvasa.video.crop_options import VideoCropOptions
+
+    features = pipeline.encode_audio(motion_generator, waveform, sample_rate, stage_options.audio,
+                                     callback=lambda d, t: _print_progress("audio", d, t))
+    motion = pipeline.sample_motion(motion_generator, features, stage_options.sample,
+                                    callback=lambda d, t: _print_progress("motion", d, t))
+    crop = VideoCropOptions(crop="tracked", detector=stage_options.source.detector,
+                            crop_scale=stage_options.source.crop_scale, vx_ratio=stage_options.source.vx_ratio,
+                            vy_ratio=stage_options.source.vy_ratio)
+    dubbed = pipeline.dub_frames(renderer, motion, args.dub_video, DubOptions.from_values(vars(args)), crop=crop,
+                                 callback=lambda d, t: _print_progress("dub", d, t))
+    print(dubbed.summary(), file=sys.stderr)
+    return pipeline.write_video(dubbed, args.out, motion.fps, audio=(waveform, sample_rate))
 
 
 def _print_progress(stage: str, done: int, total: int) -> None:

@@ -15,6 +15,7 @@ NaN typed into the API or a stray value from an old workflow never reaches the n
     EditOptions     taming / exaggerating the motion,  edit_motion
                     head, eye and expression controls
     RenderOptions   how motion drives the face         render_frames
+    DubOptions      a video's lips moved to new speech dub_frames
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from joyvasa.motion.denoiser import CONSTANT_ROW, PE_VARIANTS, PER_POSITION
 from joyvasa.motion.motion import MODEL_FPS, UPSTREAM_SMOOTHING
 from joyvasa.motion.samplers import SAMPLERS
 from joyvasa.motion.windows import TIMINGS
+from joyvasa.video.dub import LOOP_MODES, MOUTH_MODES
 
 CUSTOM_PRESET = "custom"
 AUTO_PE_VARIANT = "auto"
@@ -274,6 +276,23 @@ class RenderOptions(_Presettable):
         if self.frames_per_batch:
             return self.frames_per_batch
         return 1 if torch.device(device).type == "cpu" else 8
+
+
+@dataclass(frozen=True)
+class DubOptions(_Checked):
+    short_video: str = setting(
+        LOOP_MODES[0], "A video shorter than the audio: loop (start again) or ping-pong (play backwards, then "
+        "forwards again). A longer video is cut where the audio ends.", choices=LOOP_MODES)
+    mouth: str = setting(
+        MOUTH_MODES[0], "replace: the lips follow the new speech alone (the video's own mouth movement is "
+        "replaced, so it cannot leak through). relative: the speech's lip movement is added to the video's "
+        "(upstream's lip region; the old speech shows through).", choices=MOUTH_MODES)
+    frames_per_batch: int = setting(0, "Video frames cropped, extracted and rendered per network call. 0 = auto: "
+                                       "1 on a CPU, 8 on a GPU. Lower it if memory runs out.", min=0, max=64)
+
+    def frames_per_call(self, device) -> int:
+        """``frames_per_batch``, or the render's automatic choice when 0."""
+        return RenderOptions(frames_per_batch=self.frames_per_batch).frames_per_call(device)
 
 
 STAGE_OPTIONS = (SourceOptions, AudioOptions, SampleOptions, EditOptions, RenderOptions)

@@ -9,6 +9,7 @@
     render_frames(renderer, source, motion, RenderOptions)  -> iterator of (b, H, W, 3) batches
     write_video(batches, path, fps, audio)      -> streams frames into an .mp4 with the audio
     preview_frames(renderer, source, motion, RenderOptions) -> (N, S, S, 3) keypoints drawn, no render
+    dub_frames(renderer, motion, video, DubOptions)         -> iterable of batches: a video's lips on new speech
     source_and_motion / animate / preview_video(..., StageOptions) -> the stages chained
 
 This module is the only place that knows the order of the stages. It holds no network
@@ -25,7 +26,7 @@ import torch
 
 from joyvasa.motion.loading import MotionGeneratorBundle
 from joyvasa.options import (
-    AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
+    AudioOptions, DubOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
 )
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
@@ -243,7 +244,7 @@ def driving_keypoints(renderer, source: Source, motion, options: RenderOptions =
 
 def render_frames(
     renderer, source: Source, motion, options: RenderOptions = RenderOptions(),
-    callback: Optional[ProgressCallback] = None,
+    callback: Optional[ProgressCallback] = None, *, onto=None,
 ) -> Iterator[torch.Tensor]:
     """Yield rendered frames in batches: (b, H, W, 3) float32 0..1 on the CPU.
 
@@ -251,17 +252,29 @@ def render_frames(
     it they are the 512x512 face crop. Only ``frames_per_batch`` frames exist at a time,
     so memory does not grow with the clip length. Collecting every batch (the IMAGE
     output) costs H x W x 3 x 4 bytes per frame: 3 MiB at 512x512, 12 MiB at 1024x1024.
+
+    ``onto``: optional frames (N, H, W, 3), one per motion frame, to paste onto instead of the
+    photo (another render of the same photo: a second face speaks in the first one's video);
+    see :func:`joyvasa.video.compose.check_onto` for what must match.
     """
     from joyvasa.face import paste_back
+    from joyvasa.video.compose import check_onto, paste_each
 
     options = options.resolved()
     frames_per_batch = options.frames_per_call(renderer.device)
     kp_driving = driving_keypoints(renderer, source, motion, options)  # (N, 21, 3)
     total = kp_driving.shape[0]
+    if onto is not None:
+        if not options.paste_back:
+            raise ValueError("paste_onto needs paste_back on (the face is pasted onto those frames).")
+        onto = check_onto(onto, total, tuple(source.image.shape[:2]))
     original = source.image.to(renderer.device) if options.paste_back else None
     for start in range(0, total, frames_per_batch):
         crops = renderer.warp_decode(source.feature_3d, source.x_s, kp_driving[start:start + frames_per_batch])
-        if options.paste_back:
+        if onto is not None:
+            count = crops.shape[0]
+            frames = paste_each(crops, onto[start:start + count], [source.crop.M_c2o] * count)
+        elif options.paste_back:
             frames = paste_back(crops, original, source.crop.M_c2o)
         else:
             frames = crops.permute(0, 2, 3, 1)
@@ -288,10 +301,15 @@ def write_video(frame_batches, path, fps: float, audio=None) -> dict:
 
 def render_to_video(
     renderer, source: Source, motion, path, *, audio=None, options: RenderOptions = RenderOptions(),
-    callback: Optional[ProgressCallback] = None,
+    callback: Optional[ProgressCallback] = None, onto=None,
 ) -> dict:
-    """Stream :func:`render_frames` into an .mp4 (see :func:`write_video`); memory stays flat."""
-    return write_video(render_frames(renderer, source, motion, options, callback), path, motion.fps, audio)
+    """Stream :func:`render_frames` into an .mp4 (see :func:`write_video`); memory stays flat.
+
+    ``onto``: frames to paste onto (see :func:`render_frames`); ``audio`` may then be the two
+    voices mixed (:func:`joyvasa.audio.mix.mix_clips`).
+    """
+    return write_video(render_frames(renderer, source, motion, options, callback, onto=onto), path, motion.fps,
+                       audio)
 
 
 def source_and_motion(
@@ -383,6 +401,60 @@ def preview_video(
                                        mask=mask, face_box=face_box, model_folders=model_folders, progress=progress)
     return write_preview_video(renderer, source, motion, path, audio=(waveform, sample_rate), options=options.render,
                                size=size, callback=_stage(progress, "preview"))
+
+
+# -- dubbing (a video's own head and face, the lips from the motion) ------------------------------
+
+class DubbedFrames:
+    """The dubbed video as frame batches (iterate once); ``plan`` (crop windows, frames without a
+    face) is made when this is built, so a video without a face fails before any rendering."""
+
+    def __init__(self, renderer, motion, frames, options: DubOptions, crop, model_folders, callback):
+        from joyvasa.video.dub import plan_dub
+
+        self.renderer, self.motion, self.frames, self.options, self.callback = renderer, motion, frames, options, callback
+        self.plan = plan_dub(frames, len(motion), options.short_video, crop, model_folders)
+
+    def __len__(self) -> int:
+        return self.plan.output_frames
+
+    def summary(self) -> str:
+        return self.plan.summary()
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        from joyvasa.video.dub import dub_batches
+
+        return dub_batches(self.renderer, self.motion, self.frames, self.plan, mouth=self.options.mouth,
+                           batch_size=self.options.frames_per_call(self.renderer.device), callback=self.callback)
+
+
+def dub_frames(renderer, motion, video, options: DubOptions = DubOptions(), *, video_fps: Optional[float] = None,
+               crop=None, model_folders=None, callback: Optional[ProgressCallback] = None) -> DubbedFrames:
+    """Dub a talking-head video: its head, eyes and expression stay, the lips follow ``motion``
+    (sampled from the new speech). See :mod:`joyvasa.video.dub`.
+
+    ``video``: a video file path (streamed: read three times, never whole in memory), a
+    :class:`joyvasa.video.reading.FrameSource`, or frames (N, H, W, 3) shot at ``video_fps``.
+    It is read at the motion's fps; the result has the motion's length (the audio's).
+    ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions` (detector, detect_every, ...);
+    ``model_folders``: where optional detector files are searched.
+    Returns :class:`DubbedFrames`: iterate for (b, H, W, 3) float32 batches (H, W even), or pass
+    it to :func:`write_video`; its ``summary()`` says how many frames had no face.
+    """
+    from joyvasa.video.reading import FrameSource, TensorFrames, VideoFileFrames
+
+    if isinstance(video, FrameSource):
+        frames = video
+    elif torch.is_tensor(video):
+        if video_fps is None:
+            raise ValueError("video frames given as a tensor need video_fps, the rate they were shot at.")
+        frames = TensorFrames(video, video_fps, motion.fps, name="video frames")
+    else:
+        frames = VideoFileFrames(video, motion.fps)
+    if abs(frames.fps - motion.fps) > 1e-6:
+        raise ValueError(f"The video is read at {frames.fps:g} fps but the motion has {motion.fps:g} fps; read it "
+                         "at the motion's rate.")
+    return DubbedFrames(renderer, motion, frames, options, crop, model_folders, callback)
 
 
 def _stage(progress: Optional[StageProgress], stage: str) -> Optional[ProgressCallback]:

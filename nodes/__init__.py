@@ -15,6 +15,7 @@ register_model_folders()
 copy_example_inputs()
 
 from .animate import Animate  # noqa: E402
+from .dub import DubVideo  # noqa: E402
 from .loaders import LoadLivePortrait, LoadMotionGenerator  # noqa: E402
 from .motion import EditMotion, EncodeAudio, SampleMotion  # noqa: E402
 from .motion_files import LoadMotion, SaveMotion  # noqa: E402
@@ -39,6 +40,7 @@ NODES: list[type[io.ComfyNode]] = [
     LoadMotion,
     Animate,
     ExtractMotionFromVideo,
+    DubVideo,
 ]
 
 

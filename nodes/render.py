@@ -48,6 +48,25 @@ def collect_frames(batches, n_frames: int) -> torch.Tensor:
     return frames[:done]
 
 
+def paste_onto_input():
+    return io.Image.Input(
+        "paste_onto", optional=True,
+        tooltip="Frames to paste the face onto instead of the portrait photo: another Render's frames of the "
+                "same photo (two faces: face 0 speaks, then face 1 onto those frames). Same frame count as the "
+                "motion, paste_back on.")
+
+
+def soundtrack(audio, other_audio):
+    """The video's audio: ``audio``, or ``audio`` and ``other_audio`` mixed (a dialogue)."""
+    if other_audio is None:
+        return None if audio is None else one_clip(audio)
+    from joyvasa.audio.mix import mix_clips
+
+    clips = [one_clip(a) for a in (audio, other_audio) if a is not None]
+    names = [n for n, a in (("audio input", audio), ("other_audio input", other_audio)) if a is not None]
+    return mix_clips(clips, names)
+
+
 class Render(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -58,7 +77,7 @@ class Render(io.ComfyNode):
             description="Renders the talking portrait: one IMAGE per motion frame, plus the frame rate "
                         "for Create Video. Holds every frame in memory: for long clips use Render To Video.",
             inputs=[types.LivePortrait.Input("liveportrait"), types.Source.Input("source"),
-                    types.Motion.Input("motion"), *inputs_for(RenderOptions)],
+                    types.Motion.Input("motion"), *inputs_for(RenderOptions), paste_onto_input()],
             outputs=[io.Image.Output("frames", display_name="frames"),
                      io.Float.Output("fps", display_name="fps")],
             hidden=[io.Hidden.unique_id],
@@ -66,11 +85,11 @@ class Render(io.ComfyNode):
 
     @classmethod
     @loads_models
-    def execute(cls, liveportrait, source, motion, **values) -> io.NodeOutput:
+    def execute(cls, liveportrait, source, motion, paste_onto=None, **values) -> io.NodeOutput:
         from joyvasa import pipeline
 
         options = options_from(RenderOptions, values)
-        batches = pipeline.render_frames(liveportrait, source, motion, options)
+        batches = pipeline.render_frames(liveportrait, source, motion, options, onto=paste_onto)
         frames = collect_frames(with_previews(batches, len(motion), Progress(node_id_of(cls)).preview), len(motion))
         return io.NodeOutput(frames, float(motion.fps))
 
@@ -95,6 +114,10 @@ class RenderToVideo(io.ComfyNode):
                 io.String.Input("filename_prefix", default="joyvasa/talk",
                                 tooltip="Path under ComfyUI's output folder."),
                 *inputs_for(RenderOptions),
+                paste_onto_input(),
+                io.Audio.Input("other_audio", optional=True,
+                               tooltip="Mixed with audio into the video: the other speaker's voice when "
+                                       "paste_onto holds their render (a dialogue)."),
             ],
             outputs=[io.String.Output("path", display_name="path")],
             hidden=[io.Hidden.unique_id],
@@ -103,7 +126,8 @@ class RenderToVideo(io.ComfyNode):
 
     @classmethod
     @loads_models
-    def execute(cls, liveportrait, source, motion, filename_prefix, audio=None, **values) -> io.NodeOutput:
+    def execute(cls, liveportrait, source, motion, filename_prefix, audio=None, paste_onto=None, other_audio=None,
+                **values) -> io.NodeOutput:
         import folder_paths
         from comfy_api.latest import ui
 
@@ -114,8 +138,8 @@ class RenderToVideo(io.ComfyNode):
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, output_dir)
         file_name = f"{name}_{counter:05}_.mp4"
         path = os.path.join(folder, file_name)
-        batches = pipeline.render_frames(liveportrait, source, motion, options)
+        batches = pipeline.render_frames(liveportrait, source, motion, options, onto=paste_onto)
         pipeline.write_video(with_previews(batches, len(motion), Progress(node_id_of(cls)).preview), path, motion.fps,
-                             audio=None if audio is None else one_clip(audio))
+                             audio=soundtrack(audio, other_audio))
         preview = ui.PreviewVideo([ui.SavedResult(file_name, subfolder, io.FolderType.output)])
         return io.NodeOutput(path, ui=preview)

@@ -15,4 +15,5 @@ EXPECTED_NODES = {
     "JoyVASALoadMotion",
     "JoyVASAAnimate",
     "JoyVASAExtractMotionFromVideo",
+    "JoyVASADubVideo",
 }

@@ -40,7 +40,10 @@ ALL_IN_ONE = "JoyVASA - talking portrait (all in one)"
 STAGED = "JoyVASA - talking portrait, long clips (staged)"
 ANIMAL = "JoyVASA - talking cat (animal)"
 FROM_VIDEO = "JoyVASA - portrait moved by a video"
-TEMPLATES = (ALL_IN_ONE, STAGED, ANIMAL, FROM_VIDEO)
+DIALOGUE = "JoyVASA - two speakers (dialogue)"
+DUB = "JoyVASA - dub a video (lips only)"
+TEMPLATES = (ALL_IN_ONE, STAGED, ANIMAL, FROM_VIDEO, DIALOGUE, DUB)
+DIALOGUE_SECONDS = 2.3132426303854876  # example_inputs/joyvasa_dialogue_a.flac and _b.flac
 
 # Node positions of the UI-format templates (columns left to right).
 LAYOUTS = {
@@ -53,6 +56,11 @@ LAYOUTS = {
              "7": [460, 900], "8": [880, 900], "9": [1300, 400]},
     FROM_VIDEO: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "5": [460, 60], "6": [460, 460],
                  "7": [880, 200]},
+    DIALOGUE: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "9": [40, 1060], "5": [460, 60],
+               "6": [460, 460], "7": [460, 860], "8": [880, 860], "10": [460, 1060], "11": [880, 1260],
+               "12": [1300, 60], "13": [1720, 60]},
+    DUB: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "5": [460, 560], "6": [880, 560],
+          "7": [1300, 60]},
 }
 
 
@@ -175,7 +183,7 @@ def test_object_info_lists_every_node_and_the_model_files(comfy):
 
 def test_example_inputs_are_in_the_input_folder_and_listed_by_the_loaders(comfy):
     shipped = sorted(p.name for p in EXAMPLE_INPUTS.iterdir() if p.suffix != ".md")
-    assert len(shipped) == 4
+    assert len(shipped) == 7
     for name in shipped:
         assert (comfy.input_dir / name).read_bytes() == (EXAMPLE_INPUTS / name).read_bytes(), name
     info = comfy.object_info()
@@ -261,6 +269,28 @@ def test_video_template_moves_the_portrait_like_the_video(comfy):
     # Resampled to fps by sample-and-hold: ceil(duration x fps) frames.
     _check_video(_videos(comfy, result)["7"], math.ceil(VIDEO_SECONDS * FPS), (512, 512), audio=False)
     assert "6" in _progress_nodes(result)  # Extract Motion From Video reports its frames
+
+
+def test_dialogue_template_makes_two_faces_take_turns(comfy):
+    result = comfy.run_prompt(_fast(_api_twin(DIALOGUE)))
+    assert result.status == "success", (result.error, comfy.log_tail())
+    _check_video(_videos(comfy, result)["13"], round(DIALOGUE_SECONDS * FPS), (640, 320))
+
+
+def test_dub_template_moves_the_videos_lips_for_the_whole_speech(comfy):
+    result = comfy.run_prompt(_fast(_api_twin(DUB)))
+    assert result.status == "success", (result.error, comfy.log_tail())
+    # The audio's length (the video, 3 frames at 2 fps, is looped), the video's size, the speech muxed.
+    _check_video(_videos(comfy, result)["7"], _speech_frames(), (256, 256))
+    assert "7" in _progress_nodes(result)
+
+
+def test_renders_of_different_lengths_are_a_clear_node_error(comfy):
+    graph = _fast(_api_twin(DIALOGUE))
+    graph["2"]["inputs"]["audio"] = "joyvasa_speech.flac"  # face 0 speaks a shorter clip
+    result = comfy.run_prompt(graph)
+    _assert_node_error(result, "JoyVASARenderToVideo", "paste_onto", "frames but the motion has")
+    assert comfy.alive()
 
 
 # -- Cancel, broken numbers, memory, progress -------------------------------------------------

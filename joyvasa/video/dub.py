@@ -1,0 +1,234 @@
+"""Dubbing: a talking-head video keeps its head, eyes and expression; only the lips follow
+new speech (the audio-driven motion). Every video frame is its own source.
+
+Per output frame i (the motion's frame i, at the motion's fps):
+
+1. The video frame j = ``video_index(i, M, mode)`` (M video frames used: the video is cut at
+   the audio's length, and a shorter one is looped or ping-ponged).
+2. The frame is cropped with its own window, tracked and smoothed over the video
+   (:func:`joyvasa.video.motion.track_crop_matrices`, the crop that follows the face), and the
+   appearance and keypoints are extracted from that crop (batched, ``frames_per_batch``).
+3. :func:`dub_keypoints`: the frame's own keypoints with only the lip rows
+   (``LIP_KEYPOINT_INDICES``) taken from the motion. ``mouth`` "replace" sets the lip rows of
+   the expression to the motion's, absolutely, so the video's own mouth movement is dropped
+   (the mouth is closed before dubbing this way: LivePortrait's lip retargeting would need the
+   203 dense landmarks on every frame). "relative" adds the motion's lip change since its first
+   frame to the frame's own lips, upstream's ``lip`` region: the video's mouth movement leaks
+   through, kept for comparison.
+4. Warp + decode, then the crop is pasted back onto its own frame with its own window.
+
+Frames where no face was found (searched every ``detect_every``-th frame, the nearest search
+counts) are passed through unchanged and counted. Memory: a batch of frames and their
+feature volumes at a time, plus the (N, 3, 3) crop windows; ``ping-pong`` keeps the used video
+frames as uint8 (H x W x 3 bytes each) to play them backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+import torch
+
+from joyvasa.face import detect_faces, even_size, warp_crops
+from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, transform_keypoints
+from joyvasa.video.compose import paste_each
+from joyvasa.video.reading import FrameSource, VideoInputError
+
+LOOP_MODES = ("loop", "ping-pong")  # a video shorter than the audio: start again, or play backwards
+MOUTH_MODES = ("replace", "relative")  # lip rows from the motion: absolute (mouth closed first) or upstream's
+CROP_DSIZE = 512  # the crop the windows are made for (joyvasa.video.motion's)
+PLAYED = {"loop": "looped", "ping-pong": "ping-ponged"}
+NO_FACE_FLOOR = 0.01  # min_face_fraction while tracking (its lowest): faceless frames are kept
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def video_index(i: int, count: int, mode: str) -> int:
+    """The video frame shown at output frame ``i`` when the video has ``count`` frames."""
+    if mode not in LOOP_MODES:
+        raise ValueError(f"mode must be one of {LOOP_MODES}, not {mode!r}.")
+    if i < count:
+        return i
+    if mode == "loop" or count == 1:
+        return i % count
+    period = 2 * count - 2
+    k = i % period
+    return k if k < count else period - k
+
+
+class FirstFrames(FrameSource):
+    """At most ``limit`` frames of ``source`` (a video longer than the audio is cut)."""
+
+    def __init__(self, source: FrameSource, limit: int):
+        self.source, self.limit, self.fps, self.name = source, int(limit), source.fps, source.name
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for index, frame in enumerate(self.source):
+            if index >= self.limit:
+                return
+            yield frame
+
+
+@dataclass
+class DubPlan:
+    """The crop window and face presence of every video frame used, and the output length."""
+
+    matrices: np.ndarray   # (M, 3, 3) original -> crop, CROP_DSIZE crop
+    has_face: np.ndarray   # (M,) bool
+    output_frames: int     # N, the motion's length
+    mode: str
+
+    @property
+    def video_frames(self) -> int:
+        return len(self.matrices)
+
+    @property
+    def faceless(self) -> int:
+        return int((~self.has_face).sum())
+
+    def summary(self) -> str:
+        m, n = self.video_frames, self.output_frames
+        how = "the video's first frames" if m == n else f"{PLAYED[self.mode]} over {m} video frames"
+        text = f"{n} frames dubbed ({how})"
+        if self.faceless:
+            text += f"; {self.faceless} of {m} video frames show no face and are kept unchanged"
+        return text + "."
+
+
+def face_presence(source: FrameSource, crop, model_folders=None) -> np.ndarray:
+    """(M,) bool: a face on each frame, by the nearest frame the detector searched (every
+    ``crop.detect_every``-th frame and the last)."""
+    name = str(crop.detector).lower()
+    searched, found, count, last = [], [], 0, None
+    for index, frame in enumerate(source):
+        count = index + 1
+        if index % crop.detect_every == 0:
+            searched.append(index)
+            found.append(bool(detect_faces(frame, name, model_folders=model_folders)))
+            last = None
+        else:
+            last = frame
+    if last is not None:
+        searched.append(count - 1)
+        found.append(bool(detect_faces(last, name, model_folders=model_folders)))
+    if count == 0:
+        raise VideoInputError(f"{source.name}: holds no frames.")
+    searched_at = np.asarray(searched)
+    nearest = np.abs(np.arange(count)[:, None] - searched_at[None, :]).argmin(axis=1)
+    return np.asarray(found)[nearest]
+
+
+def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, model_folders=None) -> DubPlan:
+    """Track the face over the first ``output_frames`` frames of ``source`` (two readings of the
+    video, no frames kept). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`; the
+    window always follows the face here (crop tracked)."""
+    from joyvasa.video.crop_options import VideoCropOptions
+    from joyvasa.video.motion import track_crop_matrices
+
+    if output_frames < 1:
+        raise ValueError("The motion has no frames, so there is nothing to dub (is the audio empty?).")
+    if mode not in LOOP_MODES:
+        raise ValueError(f"short_video must be one of {', '.join(LOOP_MODES)}, not {mode!r}.")
+    crop = (crop or VideoCropOptions()).replace(crop="tracked", min_face_fraction=NO_FACE_FLOOR)
+    used = FirstFrames(source, output_frames)
+    matrices = np.asarray(track_crop_matrices(used, crop, model_folders=model_folders), dtype=np.float32)
+    if str(crop.detector).lower() in ("none", "bbox"):
+        has_face = np.ones(len(matrices), dtype=bool)
+    else:
+        has_face = face_presence(used, crop, model_folders)
+    if len(has_face) != len(matrices):
+        raise VideoInputError(f"{source.name}: gave {len(has_face)} frames on one reading, {len(matrices)} on another.")
+    return DubPlan(matrices=matrices, has_face=has_face, output_frames=int(output_frames), mode=mode)
+
+
+def dub_keypoints(kp_info: dict, motion_exp: torch.Tensor, motion_exp_first: torch.Tensor, mouth: str) -> torch.Tensor:
+    """Driving keypoints (B, 21, 3): each frame's own (``kp_info`` of B frames) with the lip
+    rows of the expression from the motion (``motion_exp`` (B, 21, 3); ``motion_exp_first``
+    (1, 21, 3) its frame 0, for "relative"). Every other row equals the frame's ``x_s``."""
+    if mouth not in MOUTH_MODES:
+        raise ValueError(f"mouth must be one of {', '.join(MOUTH_MODES)}, not {mouth!r}.")
+    lip = list(LIP_KEYPOINT_INDICES)
+    exp = kp_info["exp"].float().clone()
+    motion_exp = motion_exp.to(exp)
+    if mouth == "replace":
+        exp[:, lip] = motion_exp[:, lip]
+    else:
+        exp[:, lip] = exp[:, lip] + motion_exp[:, lip] - motion_exp_first.to(exp)[:, lip]
+    return transform_keypoints(kp_info["kp"].float(), kp_info["R"].float(), exp, kp_info["scale"].float(),
+                               kp_info["t"].float())
+
+
+def _frames_in_order(source: FrameSource, plan: DubPlan) -> Iterator[tuple[int, torch.Tensor]]:
+    """(video index, frame) for each output frame, reading the video as few times as the mode allows."""
+    count, total = plan.video_frames, plan.output_frames
+    kept: list[np.ndarray] = []
+    keep = plan.mode == "ping-pong" and total > count
+    produced = 0
+    while produced < total:
+        seen = 0
+        for j, frame in enumerate(FirstFrames(source, count)):
+            seen += 1
+            if keep:
+                kept.append((frame * 255).round().to(torch.uint8).numpy())
+            if video_index(produced, count, plan.mode) != j:
+                continue
+            yield j, frame
+            produced += 1
+            if produced == total:
+                return
+        if seen != count:
+            raise VideoInputError(f"{source.name}: gave {seen} frames on this reading, {count} before.")
+        if keep:
+            break
+    while produced < total:  # ping-pong: the rest from the kept frames
+        j = video_index(produced, count, plan.mode)
+        yield j, torch.from_numpy(kept[j]).float().div_(255.0)
+        produced += 1
+
+
+@torch.no_grad()
+def dub_batches(renderer, motion, source: FrameSource, plan: DubPlan, *, mouth: str, batch_size: int,
+                callback: Optional[ProgressCallback] = None) -> Iterator[torch.Tensor]:
+    """Yield dubbed frames in batches (b, H', W', 3) float32 0..1 on the CPU (H', W' even)."""
+    total = plan.output_frames
+    if len(motion) != total:
+        raise ValueError(f"The plan is for {total} frames but the motion has {len(motion)}.")
+    exp = motion.exp.float()
+    exp_first = exp[:1]
+    device = renderer.device
+    batch: list[tuple[int, int, torch.Tensor]] = []  # (output index, video index, frame)
+    done = 0
+
+    def flush() -> torch.Tensor:
+        height, width = even_size(*batch[0][2].shape[:2])
+        out = torch.stack([frame[:height, :width] for _, _, frame in batch]).to(device)
+        faces = [k for k, (_, j, _) in enumerate(batch) if plan.has_face[j]]
+        if faces:
+            chosen = [batch[k] for k in faces]
+            crops = torch.cat([warp_crops(frame.permute(2, 0, 1)[None].to(device), plan.matrices[j], CROP_DSIZE)[1]
+                               for _, j, frame in chosen])
+            feature_3d = renderer.extract_appearance(crops)
+            info = renderer.extract_kp_info(crops)
+            x_d = dub_keypoints(info, exp[[i for i, _, _ in chosen]].to(device), exp_first.to(device), mouth)
+            rendered = renderer.warp_decode(feature_3d, info["x_s"], x_d)
+            matrices = [np.linalg.inv(plan.matrices[j].astype(np.float64)) for _, j, _ in chosen]
+            pasted = paste_each(rendered, [frame.to(device) for _, _, frame in chosen], matrices,
+                                crop_size=CROP_DSIZE)
+            out[faces] = pasted.to(out.dtype)
+        return out.float().cpu()
+
+    for i, (j, frame) in enumerate(_frames_in_order(source, plan)):
+        batch.append((i, j, frame[..., :3]))
+        if len(batch) == batch_size:
+            yield flush()
+            done += len(batch)
+            batch.clear()
+            if callback is not None:
+                callback(done, total)
+    if batch:
+        yield flush()
+        done += len(batch)
+        if callback is not None:
+            callback(done, total)
