@@ -61,7 +61,7 @@ def test_pe_dropout_acts_in_training_only():
     net = generator.denoising_net
     assert net.pe_dropout.p == 0.5
     args = (torch.randn(2, 25, 70), torch.randn(2, 25, 32), torch.randn(2, 5, 70), torch.randn(2, 5, 32),
-            torch.tensor([3, 7]))
+            torch.tensor([3, 7]), generator.config.pe_variant)
     net.eval()
     still = net(*args)
     net.pe_dropout.p = 0.0
