@@ -100,7 +100,7 @@ def test_finetuning_keeps_the_cnn_out_of_the_graph_and_trains_masked_spec_embed(
     assert encoder.masked_spec_embed.requires_grad and any(p is encoder.masked_spec_embed for p in params)
     conv_out = encoder.feature_extractor(torch.randn(2, 16080))
     assert not conv_out.requires_grad  # no backward through the CNN to the raw audio
-    hidden = audio_hidden_states(encoder, 0.1 * torch.randn(2, 16000), 25, spec_augment=True)[1]
+    hidden = audio_hidden_states(encoder, 0.1 * torch.randn(2, 16000), 25, 25.0, spec_augment=True)[1]
     hidden.square().mean().backward()
     assert encoder.masked_spec_embed.grad is not None and encoder.masked_spec_embed.grad.abs().sum() > 0
     assert all(p.grad is None for p in encoder.feature_extractor.parameters())
