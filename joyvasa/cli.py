@@ -9,31 +9,11 @@ booleans as ``--stitching`` / ``--no-stitching``): defaults, ranges and choices 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 
-from joyvasa.options import STAGE_OPTIONS, DubOptions, StageOptions
+from joyvasa.options import STAGE_OPTIONS, DubOptions, StageOptions, add_option_flags
 from joyvasa.precision import PRECISIONS
-
-
-def add_option_flags(parser: argparse.ArgumentParser, options_class, seen: set[str]) -> None:
-    """One flag per field of ``options_class`` (skipping names already added, e.g. ``preset``)."""
-    group = parser.add_argument_group(options_class.__name__.replace("Options", "").lower())
-    for f in dataclasses.fields(options_class):
-        if f.name in seen:
-            continue
-        seen.add(f.name)
-        flag = "--" + f.name.replace("_", "-")
-        meta = f.metadata
-        help_text = f"{meta['help']} (default: {f.default})".replace("%", "%%")
-        if isinstance(f.default, bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
-                               help=help_text)
-        elif meta.get("choices"):
-            group.add_argument(flag, dest=f.name, choices=meta["choices"], default=f.default, help=help_text)
-        else:
-            group.add_argument(flag, dest=f.name, type=type(f.default), default=f.default, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ NaN typed into the API or a stray value from an old workflow never reaches the n
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -50,6 +51,26 @@ def setting(default, help: str, *, min=None, max=None, step=None, choices=None) 
     """A dataclass field that carries its range, choices and help text (read by nodes and CLI)."""
     meta = {"help": help, "min": min, "max": max, "step": step, "choices": tuple(choices) if choices else None}
     return field(default=default, metadata=meta)
+
+
+def add_option_flags(parser: argparse.ArgumentParser, options_class, seen: set[str]) -> None:
+    """One command-line flag per field of ``options_class`` (skipping names already in ``seen``,
+    e.g. ``preset``): every command makes its flags from the declarations here."""
+    group = parser.add_argument_group(options_class.__name__.replace("Options", "").lower())
+    for f in dataclasses.fields(options_class):
+        if f.name in seen:
+            continue
+        seen.add(f.name)
+        flag = "--" + f.name.replace("_", "-")
+        meta = f.metadata
+        help_text = f"{meta['help']} (default: {f.default})".replace("%", "%%")
+        if isinstance(f.default, bool):
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                               help=help_text)
+        elif meta.get("choices"):
+            group.add_argument(flag, dest=f.name, choices=meta["choices"], default=f.default, help=help_text)
+        else:
+            group.add_argument(flag, dest=f.name, type=type(f.default), default=f.default, help=help_text)
 
 
 class _Checked:

@@ -19,7 +19,7 @@ import argparse
 import dataclasses
 import sys
 
-from joyvasa.cli import add_option_flags
+from joyvasa.options import add_option_flags
 from joyvasa.training.config import TrainConfig, merge_for_resume, stored_config
 
 

@@ -487,7 +487,7 @@ def _run(todo, workers, liveportrait_dir, device, show_progress):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from joyvasa.cli import add_option_flags
+    from joyvasa.options import add_option_flags
 
     parser = argparse.ArgumentParser(prog="python -m joyvasa.prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("videos_dir", help="folder of talking-face videos with sound (searched recursively)")

@@ -18,7 +18,7 @@ from joyvasa.video.reading import MOTION_FPS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from joyvasa.cli import add_option_flags
+    from joyvasa.options import add_option_flags
 
     parser = argparse.ArgumentParser(prog="python -m joyvasa.extract_motion", description=__doc__.split("\n\n")[0])
     parser.add_argument("video", help="a video showing one face (mp4, mov, mkv, webm, ...)")

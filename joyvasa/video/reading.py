@@ -20,9 +20,11 @@ from typing import Iterable, Iterator, TypeVar
 import numpy as np
 import torch
 
+from joyvasa.motion.motion import MODEL_FPS
+
 T = TypeVar("T")
 
-MOTION_FPS = 25  # JoyVASA's motion rate (upstream trains and samples at 25 fps); the one definition
+MOTION_FPS = round(MODEL_FPS)  # the model's rate as a whole number (clip files say "25")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 _TIME_SLACK = 1e-3  # seconds: container timestamps are rounded to their time base
 
