@@ -287,7 +287,7 @@ def test_dub_template_moves_the_videos_lips_for_the_whole_speech(comfy):
 
 def test_renders_of_different_lengths_are_a_clear_node_error(comfy):
     graph = _fast(_api_twin(DIALOGUE))
-    graph["2"]["inputs"]["audio"] = "joyvasa_speech.flac"  # face 0 speaks a shorter clip
+    graph["2"]["inputs"]["audio"] = "long_speech.wav"  # face 0 speaks a longer clip
     result = comfy.run_prompt(graph)
     _assert_node_error(result, "JoyVASARenderToVideo", "paste_onto", "frames but the motion has")
     assert comfy.alive()
