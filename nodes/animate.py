@@ -18,10 +18,8 @@ from .widgets import inputs_for
 class Animate(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAAnimate",
-            display_name="JoyVASA Animate (all-in-one)",
-            category="JoyVASA",
+        return types.schema(
+            "Animate", "Animate (all-in-one)",
             description="Makes the portrait talk: face crop, speech features, motion sampling and "
                         "rendering in one node. Wire frames, audio and fps into Create Video. Holds every "
                         "frame in memory: for long clips use the staged nodes with Render To Video.",
@@ -39,7 +37,6 @@ class Animate(io.ComfyNode):
             outputs=[io.Image.Output("frames", display_name="frames"),
                      io.Audio.Output("audio_out", display_name="audio"),
                      io.Float.Output("fps_out", display_name="fps")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod

@@ -48,10 +48,8 @@ def tracking_inputs() -> list:
 class DubVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASADubVideo",
-            display_name="JoyVASA Dub Video (lips only, streaming)",
-            category="JoyVASA",
+        return types.schema(
+            "DubVideo", "Dub Video (lips only, streaming)",
             description="Dubbing: the video keeps its own head, eyes and expression on every frame; only the "
                         "lips follow the motion sampled from the new speech. Streams into an .mp4 with that "
                         "audio; the result has the audio's length (a shorter video loops or ping-pongs).",
@@ -71,7 +69,6 @@ class DubVideo(io.ComfyNode):
             ],
             outputs=[io.String.Output("path", display_name="path"),
                      io.String.Output("report", display_name="report")],
-            hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )
 

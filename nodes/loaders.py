@@ -41,10 +41,8 @@ def download_input(repos, folder: str) -> io.Combo.Input:
 class LoadLivePortrait(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASALoadLivePortrait",
-            display_name="JoyVASA Load LivePortrait",
-            category="JoyVASA/loaders",
+        return types.schema(
+            "LoadLivePortrait", "Load LivePortrait", menu="loaders",
             description="Loads the LivePortrait renderer (human or animal weights) from models/liveportrait.",
             inputs=[
                 io.Combo.Input("kind", options=list(KINDS), default=KINDS[0],
@@ -60,7 +58,6 @@ class LoadLivePortrait(io.ComfyNode):
                 download_input(files.LIVEPORTRAIT_REPOS, files.LIVEPORTRAIT_FOLDER),
             ],
             outputs=[types.LivePortrait.Output("liveportrait", display_name="liveportrait")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -86,10 +83,8 @@ class LoadMotionGenerator(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         weights = files.list_files(files.JOYVASA_FOLDER, MOTION_GENERATOR_EXTENSIONS)
         templates = files.list_files(files.JOYVASA_FOLDER, TEMPLATE_EXTENSIONS)
-        return io.Schema(
-            node_id="JoyVASALoadMotionGenerator",
-            display_name="JoyVASA Load Motion Generator",
-            category="JoyVASA/loaders",
+        return types.schema(
+            "LoadMotionGenerator", "Load Motion Generator", menu="loaders",
             description="Loads JoyVASA's audio-to-motion diffusion model and its motion template from models/joyvasa.",
             inputs=[
                 io.Combo.Input("checkpoint", options=[files.AUTO] + weights, default=files.AUTO,
@@ -105,7 +100,6 @@ class LoadMotionGenerator(io.ComfyNode):
                 download_input([files.JOYVASA_REPO], files.JOYVASA_FOLDER),
             ],
             outputs=[types.MotionGenerator.Output("motion_generator", display_name="motion_generator")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod

@@ -16,15 +16,12 @@ from .widgets import inputs_for, options_from
 class EncodeAudio(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAEncodeAudio",
-            display_name="JoyVASA Encode Audio",
-            category="JoyVASA",
+        return types.schema(
+            "EncodeAudio", "Encode Audio",
             description="Turns speech into the motion generator's audio features at the video frame rate.",
             inputs=[types.MotionGenerator.Input("motion_generator"), io.Audio.Input("audio"),
                     *inputs_for(AudioOptions)],
             outputs=[types.AudioFeatures.Output("audio_features", display_name="audio_features")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -41,16 +38,13 @@ class EncodeAudio(io.ComfyNode):
 class SampleMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASASampleMotion",
-            display_name="JoyVASA Sample Motion",
-            category="JoyVASA",
+        return types.schema(
+            "SampleMotion", "Sample Motion",
             description="Generates head pose and facial motion from the audio features with JoyVASA's "
                         "diffusion model.",
             inputs=[types.MotionGenerator.Input("motion_generator"), types.AudioFeatures.Input("audio_features"),
                     *inputs_for(SampleOptions)],
             outputs=[types.Motion.Output("motion", display_name="motion")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -65,10 +59,8 @@ class SampleMotion(io.ComfyNode):
 class EditMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAEditMotion",
-            display_name="JoyVASA Edit Motion",
-            category="JoyVASA",
+        return types.schema(
+            "EditMotion", "Edit Motion",
             description="Tames or exaggerates the generated motion: expression and head movement around "
                         "the first frame. (Which region moves is chosen on Render.)",
             inputs=[types.Motion.Input("motion"), *inputs_for(EditOptions)],

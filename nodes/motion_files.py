@@ -16,10 +16,8 @@ NO_MOTION_FILES = "(no motion files yet)"
 class SaveMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASASaveMotion",
-            display_name="JoyVASA Save Motion",
-            category="JoyVASA/motion files",
+        return types.schema(
+            "SaveMotion", "Save Motion", menu="motion files",
             description="Saves generated motion to output/ as .safetensors, to re-render it later "
                         "with another portrait or settings.",
             inputs=[
@@ -47,10 +45,8 @@ class SaveMotion(io.ComfyNode):
 class LoadMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASALoadMotion",
-            display_name="JoyVASA Load Motion",
-            category="JoyVASA/motion files",
+        return types.schema(
+            "LoadMotion", "Load Motion", menu="motion files",
             description="Loads motion saved by Save Motion (from input/ or output/joyvasa).",
             inputs=[io.Combo.Input("motion_file", options=list_motion_files() or [NO_MOTION_FILES],
                                    tooltip="Files ending in .safetensors in input/, and those Save Motion "

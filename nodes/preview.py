@@ -18,10 +18,8 @@ NOT_KEYPOINT_OPTIONS = ("paste_back", "frames_per_batch")
 class PreviewMotion(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAPreviewMotion",
-            display_name="JoyVASA Preview Motion",
-            category="JoyVASA",
+        return types.schema(
+            "PreviewMotion", "Preview Motion",
             description="Draws the motion over the face crop, frame by frame: the driving keypoints Render "
                         "will use, the head's axes and its pitch / yaw / roll. Milliseconds per frame, so "
                         "you can check timing and head movement before a long render. Wire frames and fps "
@@ -36,7 +34,6 @@ class PreviewMotion(io.ComfyNode):
             ],
             outputs=[io.Image.Output("frames", display_name="frames"),
                      io.Float.Output("fps", display_name="fps")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod

@@ -70,17 +70,14 @@ def soundtrack(audio, other_audio):
 class Render(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASARender",
-            display_name="JoyVASA Render",
-            category="JoyVASA",
+        return types.schema(
+            "Render", "Render",
             description="Renders the talking portrait: one IMAGE per motion frame, plus the frame rate "
                         "for Create Video. Holds every frame in memory: for long clips use Render To Video.",
             inputs=[types.LivePortrait.Input("liveportrait"), types.Source.Input("source"),
                     types.Motion.Input("motion"), *inputs_for(RenderOptions), paste_onto_input()],
             outputs=[io.Image.Output("frames", display_name="frames"),
                      io.Float.Output("fps", display_name="fps")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -99,10 +96,8 @@ class RenderToVideo(io.ComfyNode):
 
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASARenderToVideo",
-            display_name="JoyVASA Render To Video (streaming)",
-            category="JoyVASA",
+        return types.schema(
+            "RenderToVideo", "Render To Video (streaming)",
             description="Renders the talking portrait and encodes each batch of frames into an H.264 "
                         "+ AAC .mp4 as it is made, so long clips never sit in memory. A cancelled or "
                         "failed render leaves no file behind.",
@@ -120,7 +115,6 @@ class RenderToVideo(io.ComfyNode):
                                        "paste_onto holds their render (a dialogue)."),
             ],
             outputs=[io.String.Output("path", display_name="path")],
-            hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )
 

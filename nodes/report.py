@@ -12,10 +12,8 @@ from .runtime import intermediate_device
 class MotionReport(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAMotionReport",
-            display_name="JoyVASA Motion Report",
-            category="JoyVASA",
+        return types.schema(
+            "MotionReport", "Motion Report",
             description="Checks a motion in milliseconds, before any frame is rendered: lip-loudness "
                         "correlation and lag, how open the mouth is in silence, jumps at the generator's "
                         "window seams, the head's range and speed, blinks per minute. Shows a chart "

@@ -42,10 +42,8 @@ def face_region(values: dict) -> dict:
 class ExtractSource(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAExtractSource",
-            display_name="JoyVASA Extract Source",
-            category="JoyVASA",
+        return types.schema(
+            "ExtractSource", "Extract Source",
             description="Finds the face in the portrait, crops it and extracts LivePortrait's appearance "
                         "volume and keypoints. One portrait per run.",
             inputs=[types.LivePortrait.Input("liveportrait"), io.Image.Input("image"), *face_inputs()],
@@ -54,7 +52,6 @@ class ExtractSource(io.ComfyNode):
                 io.Image.Output("crop_preview", display_name="crop_preview",
                                 tooltip="The 256x256 crop the networks see."),
             ],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod

@@ -22,10 +22,8 @@ from .widgets import inputs_for, options_from
 class ExtractMotionFromVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="JoyVASAExtractMotionFromVideo",
-            display_name="JoyVASA Extract Motion From Video",
-            category="JoyVASA",
+        return types.schema(
+            "ExtractMotionFromVideo", "Extract Motion From Video",
             description="Reads head pose and expression from a video of a face, frame by frame, at fps; "
                         "connect the motion to Edit Motion, Render or Save Motion to make a portrait move "
                         "like the video.",
@@ -42,7 +40,6 @@ class ExtractMotionFromVideo(io.ComfyNode):
                 *inputs_for(VideoCropOptions),
             ],
             outputs=[types.Motion.Output("motion", display_name="motion")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod

@@ -448,7 +448,7 @@ def test_every_node_with_a_model_input_gets_its_models_loaded_for_it(node_classe
     model_types = {types.LivePortrait.io_type, types.MotionGenerator.io_type}
     heavy = sorted(node_id for node_id, cls in node_classes.items()
                    if any(i.get_io_type() in model_types for i in cls.GET_SCHEMA().inputs))
-    assert heavy == sorted(["JoyVASAAnimate", "JoyVASAEncodeAudio", "JoyVASAExtractMotionFromVideo",
+    assert heavy == sorted(["JoyVASAAnimate", "JoyVASADubVideo", "JoyVASAEncodeAudio", "JoyVASAExtractMotionFromVideo",
                             "JoyVASAExtractSource", "JoyVASAPreviewMotion", "JoyVASARender",
                             "JoyVASARenderToVideo", "JoyVASASampleMotion"])
     assert [node_id for node_id in heavy if not getattr(node_classes[node_id].execute, "loads_models", False)] == []
