@@ -25,9 +25,7 @@ class PreviewMotion(io.ComfyNode):
                         "you can check timing and head movement before a long render. Wire frames and fps "
                         "into Create Video (with the audio) to watch it.",
             inputs=[
-                types.LivePortrait.Input("liveportrait"),
-                types.Source.Input("source"),
-                types.Motion.Input("motion"),
+                *types.render_inputs(),
                 io.Combo.Input("size", options=["512", "256"], default="512",
                                tooltip="512: the crop Render pastes back. 256: the crop the networks see."),
                 *inputs_for(RenderOptions, skip=NOT_KEYPOINT_OPTIONS),

@@ -74,8 +74,7 @@ class Render(io.ComfyNode):
             "Render", "Render",
             description="Renders the talking portrait: one IMAGE per motion frame, plus the frame rate "
                         "for Create Video. Holds every frame in memory: for long clips use Render To Video.",
-            inputs=[types.LivePortrait.Input("liveportrait"), types.Source.Input("source"),
-                    types.Motion.Input("motion"), *inputs_for(RenderOptions), paste_onto_input()],
+            inputs=[*types.render_inputs(), *inputs_for(RenderOptions), paste_onto_input()],
             outputs=[io.Image.Output("frames", display_name="frames"),
                      io.Float.Output("fps", display_name="fps")],
         )
@@ -102,9 +101,7 @@ class RenderToVideo(io.ComfyNode):
                         "+ AAC .mp4 as it is made, so long clips never sit in memory. A cancelled or "
                         "failed render leaves no file behind.",
             inputs=[
-                types.LivePortrait.Input("liveportrait"),
-                types.Source.Input("source"),
-                types.Motion.Input("motion"),
+                *types.render_inputs(),
                 io.Audio.Input("audio", optional=True, tooltip="Muxed into the video from t = 0."),
                 io.String.Input("filename_prefix", default="joyvasa/talk",
                                 tooltip="Path under ComfyUI's output folder."),

@@ -18,6 +18,11 @@ AudioFeatures = io.Custom("JOYVASA_AUDIO_FEATURES")
 Motion = io.Custom("JOYVASA_MOTION")
 
 
+def render_inputs() -> list:
+    """The three inputs every node that draws a motion on a portrait starts with."""
+    return [LivePortrait.Input("liveportrait"), Source.Input("source"), Motion.Input("motion")]
+
+
 def schema(name: str, title: str, *, menu: str = "", **fields) -> io.Schema:
     """A JoyVASA node's schema: id ``JoyVASA<name>``, shown as ``JoyVASA <title>`` in the JoyVASA
     menu (or its ``menu`` sub-menu), with the hidden node id that progress and previews address.

@@ -20,58 +20,40 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SMALLEST_BENCH = [
-    "--device", "cpu", "--repeats", "1", "--photo-size", "256", "--batch-sizes", "1", "--dtypes", "fp32",
-    "--no-reference", "--motion-seconds", "1", "--samplers", "ddim:2", "--no-reference-motion",
-    "--memory-clip-seconds", "5", "--memory-render-frames", "1", "--memory-sampler", "ddim:2",
-]
+SMALLEST_BENCH = (
+    "--device cpu --repeats 1 --photo-size 256 --batch-sizes 1 --dtypes fp32 --no-reference "
+    "--motion-seconds 1 --samplers ddim:2 --no-reference-motion "
+    "--memory-clip-seconds 5 --memory-render-frames 1 --memory-sampler ddim:2"
+)
 
-ENTRY_POINTS = [
-    pytest.param(
-        "joyvasa.bench", SMALLEST_BENCH,
-        [r"== system", r"== source extraction", r"prepare_source \(bbox crop \+ F \+ M\)\s+\d+\.\d+ s",
-         r"== audio features and motion sampling \(1 s of audio\)", r"DDIM 2 steps, CFG\s+\d+\.\d+",
-         r"== rendering", r"fp32, batch 1\s+\d+\.\d+", r"fastest: fp32, batch 1",
-         r"== paste-back", r"batched on cpu, batch 1\s+\d+\.\d+ ms/frame", r"H\.264 encode .*ms/frame",
-         r"ours: .* = \d+\.\d+ s per s of video", r"== memory of this benchmark process",
-         r"== streaming memory run: 5 s clip, 1 frames rendered, fp32, batch 1",
-         r"motion sampled \(125 frames, ddim:2", r"frames\s+1/1: RSS", r"video written \(1 frames",
-         r"PEAK RSS \d+\.\d+ MiB"],
-        id="bench+memory",
-    ),
-    pytest.param(
-        "joyvasa.bench.motion",
-        ["--seconds", "1", "--repeats", "1", "--samplers", "ddim:2,ddim:3", "--device", "cpu"],
-        [r"== audio features and motion sampling \(1 s of audio\)", r"1 windows of 4 s",
-         r"features \(HuBERT \+ projection\)\s+\d+\.\d+", r"DDIM 2 steps, CFG\s+\d+\.\d+",
-         r"DDIM 3 steps, CFG\s+\d+\.\d+", r"DDPM 50, uncached decoder \(reference-style\)\s+\d+\.\d+"],
-        id="motion",
-    ),
-    pytest.param(
-        "joyvasa.bench.train",
-        ["--size", "tiny", "--batch-size", "1", "--audio-training", "frozen", "--steps", "1", "--device", "cpu",
-         "--no-frozen"],
-        [r"size tiny, device cpu, batch 1 \(8 s crops\), audio frozen", r"\| ours \(frozen\) \| \d+\.\d+",
-         r"\| reference \(frozen\) \| \d+\.\d+", r"ours is \d+\.\d+x the reference's speed",
-         r"batch 16 on a GPU: unmeasured"],
-        id="train",
-    ),
-    pytest.param(
-        "joyvasa.bench.dataset",
-        ["--clips", "2", "--seconds", "5", "--batches", "2", "--batch-size", "2"],
-        [r"== training data memory: 20 clips of 5 s", r"lazy\s+2 clips .*after batches\s+\d+\.\d+ MiB",
-         r"lazy\s+20 clips .*after batches", r"in-memory\s+20 clips .*loaded\s+\d+\.\d+ MiB",
-         r"lazy sampler: RSS with 10x the clips [+-]\d+\.\d %", r"float32 audio in memory: -?\d+ MiB per hour"],
-        id="dataset",
-    ),
-    pytest.param(
-        "joyvasa.bench.prepare",
-        ["--seconds", "0.4", "--size", "96", "--threads", "1", "--device", "cpu"],
-        [r"decode \+ resample\s+\d+\.\d+ frames/s", r"prepare, one whole video\s+\d+\.\d+ frames/s",
-         r"crop shot\s+rotation vs roll: slope\s+0\.00"],
-        id="prepare",
-    ),
-]
+# test id: (module, its smallest arguments, lines (regular expressions) its output must contain)
+ENTRY_POINTS = {
+    "bench+memory": ("joyvasa.bench", SMALLEST_BENCH, [
+        r"== system", r"== source extraction", r"prepare_source \(bbox crop \+ F \+ M\)\s+\d+\.\d+ s",
+        r"== audio features and motion sampling \(1 s of audio\)", r"DDIM 2 steps, CFG\s+\d+\.\d+",
+        r"== rendering", r"fp32, batch 1\s+\d+\.\d+", r"fastest: fp32, batch 1",
+        r"== paste-back", r"batched on cpu, batch 1\s+\d+\.\d+ ms/frame", r"H\.264 encode .*ms/frame",
+        r"ours: .* = \d+\.\d+ s per s of video", r"== memory of this benchmark process",
+        r"== streaming memory run: 5 s clip, 1 frames rendered, fp32, batch 1",
+        r"motion sampled \(125 frames, ddim:2", r"frames\s+1/1: RSS", r"video written \(1 frames",
+        r"PEAK RSS \d+\.\d+ MiB"]),
+    "motion": ("joyvasa.bench.motion", "--seconds 1 --repeats 1 --samplers ddim:2,ddim:3 --device cpu", [
+        r"== audio features and motion sampling \(1 s of audio\)", r"1 windows of 4 s",
+        r"features \(HuBERT \+ projection\)\s+\d+\.\d+", r"DDIM 2 steps, CFG\s+\d+\.\d+",
+        r"DDIM 3 steps, CFG\s+\d+\.\d+", r"DDPM 50, uncached decoder \(reference-style\)\s+\d+\.\d+"]),
+    "train": ("joyvasa.bench.train", "--size tiny --batch-size 1 --audio-training frozen --steps 1 --device cpu "
+              "--no-frozen", [
+        r"size tiny, device cpu, batch 1 \(8 s crops\), audio frozen", r"\| ours \(frozen\) \| \d+\.\d+",
+        r"\| reference \(frozen\) \| \d+\.\d+", r"ours is \d+\.\d+x the reference's speed",
+        r"batch 16 on a GPU: unmeasured"]),
+    "dataset": ("joyvasa.bench.dataset", "--clips 2 --seconds 5 --batches 2 --batch-size 2", [
+        r"== training data memory: 20 clips of 5 s", r"lazy\s+2 clips .*after batches\s+\d+\.\d+ MiB",
+        r"lazy\s+20 clips .*after batches", r"in-memory\s+20 clips .*loaded\s+\d+\.\d+ MiB",
+        r"lazy sampler: RSS with 10x the clips [+-]\d+\.\d %", r"float32 audio in memory: -?\d+ MiB per hour"]),
+    "prepare": ("joyvasa.bench.prepare", "--seconds 0.4 --size 96 --threads 1 --device cpu", [
+        r"decode \+ resample\s+\d+\.\d+ frames/s", r"prepare, one whole video\s+\d+\.\d+ frames/s",
+        r"crop shot\s+rotation vs roll: slope\s+0\.00"]),
+}
 
 
 def run_module(module: str, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -80,7 +62,8 @@ def run_module(module: str, args: list[str], timeout: float = 300) -> subprocess
                           text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize(("module", "args", "expected_lines"), ENTRY_POINTS)
+@pytest.mark.parametrize(("module", "args", "expected_lines"), [
+    pytest.param(module, args.split(), lines, id=name) for name, (module, args, lines) in ENTRY_POINTS.items()])
 def test_entry_point_runs_clean(module, args, expected_lines):
     completed = run_module(module, args)
     report = f"exit {completed.returncode}\n--- stdout\n{completed.stdout[-4000:]}\n--- stderr\n{completed.stderr[-4000:]}"
