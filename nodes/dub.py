@@ -38,11 +38,11 @@ def video_input(video=None, frames=None, frames_fps=None):
     return frames, float(frames_fps)
 
 
-def tracking_inputs() -> list:
-    """Extract Motion From Video's tracking widgets (detect_every, box_smoothing), defined there once."""
+def video_motion_inputs(*names: str) -> list:
+    """Widgets Extract Motion From Video defines (frames_fps, the tracking ones), taken from it: one definition."""
     from .video_motion import ExtractMotionFromVideo
 
-    return [i for i in ExtractMotionFromVideo.define_schema().inputs if i.id in TRACKING_WIDGETS]
+    return [i for i in ExtractMotionFromVideo.define_schema().inputs if i.id in names]
 
 
 class DubVideo(io.ComfyNode):
@@ -59,13 +59,12 @@ class DubVideo(io.ComfyNode):
                 io.Video.Input("video", optional=True, tooltip="The talking-head video (e.g. from Load Video)."),
                 io.Image.Input("frames", optional=True,
                                tooltip="The video as IMAGE frames, with frames_fps; ignored when 'video' is connected."),
-                io.Float.Input("frames_fps", default=25.0, min=1.0, max=240.0, step=0.001,
-                               tooltip="Frame rate of 'frames' (a VIDEO carries its own)."),
+                *video_motion_inputs("frames_fps"),
                 io.Audio.Input("audio", optional=True, tooltip="The new speech, muxed into the video from t = 0."),
                 io.String.Input("filename_prefix", default="joyvasa/dub", tooltip="Path under ComfyUI's output folder."),
                 *inputs_for(DubOptions),
                 *inputs_for(SourceOptions, skip=CROP_WIDGETS_SKIPPED),
-                *tracking_inputs(),
+                *video_motion_inputs(*TRACKING_WIDGETS),
             ],
             outputs=[io.String.Output("path", display_name="path"),
                      io.String.Output("report", display_name="report")],

@@ -18,10 +18,11 @@ import torch
 
 from joyvasa.audio.waveform import SAMPLE_RATE
 from joyvasa.motion import Motion
+from joyvasa.motion.motion import MODEL_FPS
 
 from .timing import Timings, header
 
-FPS = 25.0
+FPS = MODEL_FPS
 BUDGET_MS_PER_SECOND = 5.0
 
 

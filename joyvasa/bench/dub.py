@@ -18,11 +18,13 @@ import time
 
 import torch
 
+from joyvasa.motion.motion import MODEL_FPS
+
 from .render import load_renderer
 from .synthetic import synthetic_photo
 from .timing import header, sync
 
-FPS = 25.0
+FPS = MODEL_FPS
 
 
 def made_video(frames: int, size: int) -> tuple[torch.Tensor, tuple]:
