@@ -50,6 +50,9 @@ ENTRY_POINTS = {
         r"== training data memory: 20 clips of 5 s", r"lazy\s+2 clips .*after batches\s+\d+\.\d+ MiB",
         r"lazy\s+20 clips .*after batches", r"in-memory\s+20 clips .*loaded\s+\d+\.\d+ MiB",
         r"lazy sampler: RSS with 10x the clips [+-]\d+\.\d %", r"float32 audio in memory: -?\d+ MiB per hour"]),
+    "controls": ("joyvasa.bench.controls", "--seconds 4 --repeats 1", [
+        r"every control\s+\d+\.\d+ ms", r"report chart \(PIL\)", r"preview, 512 px\s+\d+\.\d+ ms per frame",
+        r"controls \+ report\s+\d+\.\d+ ms per s of motion"]),
     "prepare": ("joyvasa.bench.prepare", "--seconds 0.4 --size 96 --threads 1 --device cpu", [
         r"decode \+ resample\s+\d+\.\d+ frames/s", r"prepare, one whole video\s+\d+\.\d+ frames/s",
         r"crop shot\s+rotation vs roll: slope\s+0\.00"]),

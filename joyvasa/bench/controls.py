@@ -6,6 +6,7 @@ Motion Report add before rendering: the head controls, the eye and slider offset
 control on), the report's numbers, and its chart. The issue's budget: under 5 ms per second of
 motion for controls + report together. Measured on the 2-core development machine under load
 (one torch thread): controls 0.13, report numbers 1.8, chart 1.2 -- 3.1 ms per second of motion.
+Also Preview Motion with every control on, in ms per frame at 512 px (up to 4 s of the motion).
 """
 
 from __future__ import annotations
@@ -43,10 +44,28 @@ def synthetic_motion_and_audio(seconds: float, seed: int = 0) -> tuple[Motion, t
     return motion, 0.3 * syllables * torch.sin(2 * math.pi * 180.0 * samples)
 
 
+def preview_renderer_and_source():
+    """What Preview Motion reads from the renderer and the source, without networks: keypoints and crops."""
+    from types import SimpleNamespace
+
+    from joyvasa.liveportrait.keypoints import rotation_matrix
+
+    generator = torch.Generator().manual_seed(0)
+    kp = (torch.rand(1, 21, 3, generator=generator) - 0.5) * 0.8
+    zero = torch.zeros(1, 1)
+    info = {"kp": kp, "exp": torch.zeros(1, 21, 3), "scale": torch.ones(1, 1), "t": torch.zeros(1, 3), "pitch": zero,
+            "yaw": zero, "roll": zero, "R": rotation_matrix(zero[0], zero[0], zero[0]), "x_s": kp.clone()}
+    crop = SimpleNamespace(crop_256=torch.full((256, 256, 3), 0.5), crop_512=torch.full((512, 512, 3), 0.5),
+                           landmarks=None)
+    renderer = SimpleNamespace(kind="human", stitching=None, device=torch.device("cpu"))
+    return renderer, SimpleNamespace(kp_info=info, x_s=info["x_s"], crop=crop, lip_delta=None)
+
+
 def bench_controls(seconds: float, repeats: int) -> dict[str, float]:
     """Median milliseconds per second of motion for each part; prints the table."""
-    from joyvasa.options import EditOptions
+    from joyvasa.options import EditOptions, RenderOptions
     from joyvasa.pipeline import control_motion
+    from joyvasa.pipeline import preview_frames as preview
     from joyvasa.quality import motion_report, report_chart
 
     motion, audio = synthetic_motion_and_audio(seconds)
@@ -65,6 +84,10 @@ def bench_controls(seconds: float, repeats: int) -> dict[str, float]:
     }
     report = motion_report(motion, audio)
     parts["report chart (PIL)"] = lambda: report_chart(report)
+    preview_frames = min(len(motion), round(4 * FPS))  # Preview Motion, every control on, 512 px
+    renderer, source = preview_renderer_and_source()
+    controlled = control_motion(motion, every).first_frames(preview_frames)
+    parts["preview, 512 px"] = lambda: preview(renderer, source, controlled, RenderOptions(stitching=False), size=512)
     timings = Timings()
     for part in parts.values():  # warm up
         part()
@@ -76,6 +99,10 @@ def bench_controls(seconds: float, repeats: int) -> dict[str, float]:
     header(f"face controls and Motion Report on {seconds:g} s of motion ({len(motion)} frames at {FPS:g} fps)")
     figures = {}
     for name in parts:
+        if name.startswith("preview"):
+            per_frame = 1000 * timings.median(name) / preview_frames
+            print(f"{name:<22} {per_frame:8.2f} ms per frame ({preview_frames} frames)  range {timings.spread(name)} s")
+            continue
         per_second = 1000 * timings.median(name) / seconds
         figures[name] = per_second
         print(f"{name:<22} {1000 * timings.median(name):8.2f} ms  {per_second:6.3f} ms per s of motion  "
