@@ -298,6 +298,16 @@ def test_rerun_keeps_every_clip_and_applies_a_sidecar_and_thresholds(prepared, v
     assert sorted(train + val) == sorted(set(manifest) - set(left_out)) and val
     speaker = {clip_id: row["speaker"] for clip_id, row in manifest.items()}
     assert not {speaker[c] for c in train} & {speaker[c] for c in val}
+    # Thresholds that leave every clip out: an error, and a split that agrees with the manifest.
+    everything_out = CurationOptions(min_face_size=max(row["face_size"] for row in manifest.values()) + 1)
+    with pytest.raises(ValueError, match="Every clip is below a curation threshold"):
+        prepare_dataset(videos, data, liveportrait_dir, min_seconds=MIN_SECONDS, crop_options=MTCNN,
+                        curation=everything_out, report=lines.append, progress=False)
+    assert read_split(data) == ([], []) and not any(row["kept"] for row in _manifest(data).values())
+    prepare_dataset(videos, data, liveportrait_dir, min_seconds=MIN_SECONDS, crop_options=MTCNN, val_fraction=0.4,
+                    sidecar=sidecar, curation=CurationOptions(min_face_size=smallest + 0.05), report=lines.append,
+                    progress=False)  # the folder as above, for the tests after this one
+    assert read_split(data) == (train, val)
 
 
 def test_killed_run_restarted_gives_the_same_files_and_a_broken_clip_is_remade(videos, liveportrait_dir, tmp_path,

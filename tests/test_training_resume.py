@@ -75,6 +75,17 @@ def test_init_from_a_checkpoint_fine_tunes_it(data_dir, tmp_path):
     first = train(config(3), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
     second = train(config(2), data_dir, tmp_path / "b", init=first, progress=False)
     assert torch.load(second, weights_only=False)["args"].n_heads == 2
+    # The checkpoint's own encoder would win over a separate one: giving both is refused, before
+    # anything is written, rather than silently training the checkpoint's encoder.
+    encoder_dir = tmp_path / "encoder"
+    tiny_audio_encoder(seed=1).save_pretrained(encoder_dir)
+    with pytest.raises(ValueError, match="carries its own speech encoder.*Drop --audio-encoder"):
+        train(config(2), data_dir, tmp_path / "c", init=first, audio_encoder_dir=encoder_dir, progress=False)
+    assert not (tmp_path / "c").exists()
+    # A run made around that folder resumes with the same command (the folder given again is not used).
+    train(config(2), data_dir, tmp_path / "d", audio_encoder_dir=encoder_dir, progress=False, stop_after=1)
+    resumed = train(config(2), data_dir, tmp_path / "d", audio_encoder_dir=encoder_dir, progress=False)
+    assert torch.load(resumed, weights_only=False)["iter"] == 2
 
 
 def test_cli_without_audio_encoder_says_what_to_give(data_dir, tmp_path, capsys):

@@ -94,6 +94,15 @@ def _split_container(container: object, path) -> tuple[object, "OrderedDict[str,
     return args, state_dict
 
 
+def carries_audio_encoder(checkpoint_path) -> bool:
+    """Whether a motion-generator file holds its own speech-encoder weights (``audio_encoder.*``
+    keys, as the released file and every ``joyvasa.train`` checkpoint do); those always win
+    over a separate encoder folder."""
+    container = load_checkpoint_container(checkpoint_path, MOTION_GENERATOR_GLOBALS)
+    _args, state_dict = _split_container(container, checkpoint_path)
+    return any(key.startswith(AUDIO_PREFIX) for key in state_dict)
+
+
 def _encoder_config(args) -> dict | None:
     """``args.audio_encoder_config`` (config.json fields joyvasa.train stores for an
     encoder that is not the base size), else None: the base HuBERT / wav2vec2 shape."""

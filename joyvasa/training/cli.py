@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     except ValueError as err:  # bad inputs: one sentence naming the input and the fix
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"last checkpoint: {path}")
+    if path is not None:  # under torchrun only the main process saves (and says so)
+        print(f"last checkpoint: {path}")
     return 0
 
 

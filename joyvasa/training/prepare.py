@@ -412,8 +412,12 @@ def prepare_dataset(
         if not row["kept"]:
             report(f"left out {row['clip_id']}: {row['dropped_because']}")
     if not kept:
+        from joyvasa.data import write_split
+
+        write_split(data_dir, [], [])  # the folder agrees with its manifest: nothing to train on
         raise ValueError(f"Every clip is below a curation threshold (see the 'left out' lines and "
-                         f"'{data_dir / MANIFEST_NAME}'); lower the thresholds.")
+                         f"'{data_dir / MANIFEST_NAME}'; train.txt and val.txt are left empty); lower the "
+                         f"thresholds and run again.")
     speakers = {row["clip_id"]: row.get("speaker") for row in rows}
     summary.train_ids, summary.val_ids = split_ids(kept, val_fraction, speakers)
     _write_split_and_template(data_dir, summary)

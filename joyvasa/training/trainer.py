@@ -27,7 +27,7 @@ from torch import nn
 
 from joyvasa.data import read_split
 from joyvasa.motion import MotionGenerator, MotionGeneratorConfig, MotionTemplate
-from joyvasa.motion.loading import load_motion_generator
+from joyvasa.motion.loading import carries_audio_encoder, load_motion_generator
 
 from .checkpointing import last_checkpoint, load_resume_state, prune_checkpoints, save_best, save_checkpoint
 from .config import TrainConfig, merge_for_resume, stored_config
@@ -65,6 +65,11 @@ def init_generator(config: TrainConfig, init=None, audio_encoder: nn.Module | No
     """From ``init`` (a motion-generator checkpoint: its sizes win) or fresh; the encoder from
     ``audio_encoder`` (a module), ``audio_encoder_dir`` (a transformers folder) or ``init``."""
     if init is not None:
+        if audio_encoder_dir is not None and carries_audio_encoder(init):
+            raise ValueError(
+                f"--init '{init}' carries its own speech encoder, which would be used instead of "
+                f"--audio-encoder '{audio_encoder_dir}'. Drop --audio-encoder to fine-tune the checkpoint's "
+                f"encoder, or drop --init to train a new model around '{audio_encoder_dir}'.")
         generator = load_motion_generator(init, audio_encoder_path=audio_encoder_dir).generator
         mc = generator.config
         config = config.replace(**{name: getattr(mc, name) for name in MODEL_DECIDES})
@@ -208,9 +213,11 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     resume_from = last_checkpoint(run_dir)
     # Seed first: the fresh generator's initial weights come from this stream.
     torch.manual_seed(config.seed)
-    # A resumed run rebuilds the generator (encoder included) from its own last checkpoint.
-    generator, config = init_generator(config, init if resume_from is None else resume_from,
-                                       audio_encoder if resume_from is None else None, audio_encoder_dir)
+    # A resumed run rebuilds the generator (encoder included) from its own last checkpoint, so an
+    # --init or --audio-encoder given again with the same command is not used.
+    fresh = resume_from is None
+    generator, config = init_generator(config, init if fresh else resume_from, audio_encoder if fresh else None,
+                                       audio_encoder_dir if fresh else None)
     if stored is not None:
         config = config.replace(**{name: getattr(stored, name) for name in MODEL_DECIDES})
     template = MotionTemplate.load(Path(data_dir) / "motion_template.pkl")
