@@ -252,6 +252,8 @@ def test_prepare_writes_shot_clips_manifest_split_and_template(prepared, videos)
     assert "too short (0.48 s < --min-seconds 0.7)" in skipped["one_second.mov"]
     assert "a face was found on 0 of" in skipped["faceless.mkv"]
     assert "Traceback" not in printed
+    final = printed.splitlines()[-1]  # the command's final line: what was made, the wall time, s/frame
+    assert final.startswith(f"prepared {data}, ") and " kept, " in final and final.endswith(" s/frame")
 
     train, val = read_split(data)
     assert sorted(train + val) == sorted(manifest) and len(val) == 1

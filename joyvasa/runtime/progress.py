@@ -46,11 +46,13 @@ def format_seconds(seconds: float) -> str:
 class Bar:
     """One stage's progress: a tqdm bar, plain lines, or nothing (quiet)."""
 
-    def __init__(self, desc: str, total: Optional[int], unit: str, stream: IO, mode: str, initial: int = 0):
+    def __init__(self, desc: str, total: Optional[int], unit: str, stream: IO, mode: str, initial: int = 0,
+                 started: Optional[float] = None):
         self.desc, self.total, self.unit, self.stream, self.mode = desc, total, unit, stream, mode
         self.n = initial
         self._initial = initial
-        self._started = time.perf_counter()
+        # ``started``: when the work began (a stage whose first report comes after its first item)
+        self._started = time.perf_counter() if started is None else started
         self._last_line = None  # time of the last plain line
         self._closed = False
         self._tqdm = None
@@ -60,6 +62,7 @@ class Bar:
 
             self._tqdm = tqdm(total=total, initial=initial, desc=desc, unit=unit, file=stream,
                               dynamic_ncols=True, leave=True)
+            self._tqdm.start_t = self._started
         elif mode == "plain":
             self._line(started=True)
 
@@ -115,6 +118,9 @@ class Bar:
         self.close()
 
     # -- plain lines ----------------------------------------------------------------------
+    def _units(self, count: int) -> str:
+        return self.unit if count == 1 else f"{self.unit}s"
+
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self._started
@@ -126,11 +132,11 @@ class Bar:
     def _line(self, started: bool = False, done: bool = False) -> None:
         self._last_line = time.perf_counter()
         if started:
-            size = f" ({self.total} {self.unit}s)" if self.total else ""
+            size = f" ({self.total} {self._units(self.total)})" if self.total else ""
             print(f"{self.desc}: started{size}", file=self.stream, flush=True)
             return
         count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
-        parts = [f"{self.desc}: {count} {self.unit}s", f"{format_seconds(self.elapsed)} elapsed"]
+        parts = [f"{self.desc}: {count} {self._units(self.total or self.n)}", f"{format_seconds(self.elapsed)} elapsed"]
         rate = self.rate()
         if not done and self.total and rate > 0:
             parts.append(f"~{format_seconds((self.total - self.n) / rate)} left")
@@ -147,11 +153,14 @@ class StageBars:
         self.progress, self.units = progress, dict(units or {})
         self.current: Optional[Bar] = None
         self.bars: dict[str, Bar] = {}  # every stage's bar, kept for its timings
+        # A stage's first report comes after its first item: its clock starts when the one before ended.
+        self._since = time.perf_counter()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.current is None or self.current.desc != stage:
             self.close()
-            self.current = self.progress.bar(stage, total=total, unit=self.units.get(stage, "step"))
+            self.current = self.progress.bar(stage, total=total, unit=self.units.get(stage, "step"),
+                                             started=self._since)
             self.bars[stage] = self.current
         self.current.set(done, total)
         if total and done >= total:
@@ -161,6 +170,7 @@ class StageBars:
         if self.current is not None:
             self.current.close()
             self.current = None
+            self._since = time.perf_counter()
 
 
 class Progress:
@@ -181,8 +191,9 @@ class Progress:
         else:
             self.mode = "plain" if plain else "bar"
 
-    def bar(self, desc: str, total: Optional[int] = None, unit: str = "step", initial: int = 0) -> Bar:
-        return Bar(desc, total, unit, self.stream, self.mode, initial=initial)
+    def bar(self, desc: str, total: Optional[int] = None, unit: str = "step", initial: int = 0,
+            started: Optional[float] = None) -> Bar:
+        return Bar(desc, total, unit, self.stream, self.mode, initial=initial, started=started)
 
     def stages(self, units: Optional[dict] = None) -> StageBars:
         return StageBars(self, units)
