@@ -62,7 +62,7 @@ class Bar:
 
             self._tqdm = tqdm(total=total, initial=initial, desc=desc, unit=unit, file=stream,
                               dynamic_ncols=True, leave=True)
-            self._tqdm.start_t = self._started
+            self._tqdm.start_t -= time.perf_counter() - self._started  # tqdm's own clock, moved back as far
         elif mode == "plain":
             self._line(started=True)
 
