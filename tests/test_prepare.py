@@ -365,11 +365,14 @@ def test_a_template_pickle_that_runs_code_is_refused(tmp_path):
     assert not marker.exists()
 
 
-def test_extract_motion_cli_matches_the_frame_batch_path(tmp_path, videos, liveportrait_dir, extractor):
+def test_extract_motion_cli_matches_the_frame_batch_path(tmp_path, videos, liveportrait_dir, extractor, capsys):
     video = videos / "nested" / "talk30.webm"
     out = tmp_path / "talk30_motion.safetensors"
     assert extract_motion_cli.main([str(video), str(out), "--liveportrait", str(liveportrait_dir),
-                                    "--detector", "mtcnn", "--detect-every", "10"]) == 0
+                                    "--detector", "mtcnn", "--detect-every", "10", "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == "" and printed.out.startswith(f"wrote {out}, 20 frames at 25 fps (0.80 s), ")
+    assert printed.out.rstrip().endswith(" s/frame, fp32 on cpu") and len(printed.out.splitlines()) == 1
     from_file = Motion.load(out)
     assert len(from_file) == 20 and from_file.fps == 25.0
     frames, frames_fps = read_video_frames(video)
