@@ -83,3 +83,12 @@ def test_a_stage_is_timed_from_the_end_of_the_one_before(monkeypatch):
     lines = stream.getvalue().splitlines()
     assert lines[:2] == ["audio: started (1 window)", "audio: 1/1 window, 2.0 s elapsed, 2.00 s/window (done)"]
     assert lines[3] == "render: 2/2 frames, 8.0 s elapsed, 4.00 s/frame (done)"
+
+
+def test_a_stage_left_early_says_stopped_not_done():
+    stream = io.StringIO()
+    stages = Progress(stream=stream).stages(units={"render": "frame"})
+    stages("render", 5, 67)
+    stages.close()  # what the command does when an error ends the run
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("render: 5/67 frames, ") and last.endswith("(stopped)")

@@ -143,7 +143,10 @@ class Bar:
         if rate > 0:
             parts.append(f"{rate:.2f} {self.unit}s/s" if rate >= 1 else f"{1 / rate:.2f} s/{self.unit}")
         parts.extend(f"{name} {value}" for name, value in self.postfix.items())
-        print(", ".join(parts) + (" (done)" if done else ""), file=self.stream, flush=True)
+        ending = ""
+        if done:  # closed: finished, or left early (an error, Ctrl-C)
+            ending = " (done)" if self.total is None or self.n >= self.total else " (stopped)"
+        print(", ".join(parts) + ending, file=self.stream, flush=True)
 
 
 class StageBars:
