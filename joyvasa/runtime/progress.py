@@ -9,7 +9,7 @@ shows no bars or progress lines but keeps the command's report lines (:meth:`Pro
 :func:`final_line`) appears. Every command declares both flags with :func:`add_progress_flags`
 and builds its look with :meth:`Progress.from_args`.
 
-    progress = Progress(quiet=args.quiet)
+    progress = Progress.from_args(args)            # --quiet, --no-progress (add_progress_flags)
     with progress.bar("render", total=67, unit="frame") as bar:
         bar.update(1)                              # or bar.set(done, total)
     callback = progress.stages(units={"render": "frame"})   # a pipeline's (stage, done, total)
