@@ -2,6 +2,8 @@
 
 Runs the same pipeline as the ComfyUI nodes and streams frames into an H.264 + AAC .mp4
 with the input audio muxed in at its own quality, so memory stays flat for long clips.
+Progress: one bar per stage on stderr (plain lines when stderr is not a terminal), then one
+final line on stdout (:func:`summary_line`); ``--quiet`` prints only that line.
 The stage flags are made from :mod:`joyvasa.options` (``crop_scale`` -> ``--crop-scale``,
 booleans as ``--stitching`` / ``--no-stitching``): defaults, ranges and choices are the nodes'.
 """
@@ -14,6 +16,10 @@ import time
 
 from joyvasa.options import STAGE_OPTIONS, DubOptions, StageOptions, add_option_flags
 from joyvasa.precision import PRECISIONS
+from joyvasa.runtime.progress import Progress, add_progress_flags, final_line, format_seconds, seconds_per
+
+STAGE_UNITS = {"load liveportrait": "file", "render": "frame", "preview": "frame", "dub": "frame",
+               "audio": "window"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     seen: set[str] = set()
     for options_class in (*STAGE_OPTIONS, DubOptions):
         add_option_flags(p, options_class, seen)
+    add_progress_flags(p)
     return p
 
 
@@ -56,68 +63,90 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if bool(args.image) == bool(args.dub_video):
         parser.error("give --image (animate a photo) or --dub-video (dub a video), one of them.")
+    progress = Progress.from_args(args)
     started = time.perf_counter()
     try:
         stage_options = StageOptions.from_values(vars(args))
-        result = run(args, stage_options)
+        result = run(args, stage_options, progress)
     except (ValueError, FileNotFoundError) as err:  # our errors are sentences for the user
-        print(f"\nerror: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"\nwrote {result['path']}: {result['frames']} frames at {args.fps:g} fps "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(summary_line(result, time.perf_counter() - started))
     return 0
 
 
-def run(args, stage_options: StageOptions) -> dict:
-    """Files in, .mp4 out: the pipeline's stages, with the input audio muxed at its own quality."""
+def summary_line(result: dict, wall_seconds: float) -> str:
+    """The final line: what was written, the clip's length, the wall time and s/frame, precision and device."""
+    frames, fps = result["frames"], result["fps"]
+    return final_line(f"wrote {result['path']}" + (f" ({result['what']})" if result.get("what") else ""),
+                      f"{frames} frames", f"{frames / fps:.2f} s at {fps:g} fps", f"{format_seconds(wall_seconds)} wall",
+                      seconds_per(wall_seconds, frames), f"{result['precision']} on {result['device']}")
+
+
+def run(args, stage_options: StageOptions, progress: Progress) -> dict:
+    """Files in, .mp4 out: the pipeline's stages (one progress bar each), with the input audio
+    muxed at its own quality. Returns {"path", "frames", "fps", "what", "precision", "device"}."""
+    stages = progress.stages(units=STAGE_UNITS)
+    try:
+        return _run(args, stage_options, stages)
+    finally:
+        stages.close()
+
+
+def _run(args, stage_options: StageOptions, stages) -> dict:
     import torch
 
     from joyvasa import pipeline
     from joyvasa.audio import read_audio_file
     from joyvasa.face import parse_face_box
-    from joyvasa.precision import parse_precision
+    from joyvasa.precision import parse_precision, precision_name
 
     samples, sample_rate = read_audio_file(args.audio)  # (C, N) at the file's own rate
     waveform = torch.from_numpy(samples)
     face_box = parse_face_box(args.face_box)
     dtype = parse_precision(args.precision, args.device)
     renderer = pipeline.load_liveportrait(args.liveportrait, device=args.device, dtype=dtype,
-                                          kind="animal" if args.animal else None)
+                                          kind="animal" if args.animal else None,
+                                          callback=_stage(stages, "load liveportrait"))
     motion_generator = pipeline.load_motion_generator(args.motion_generator, args.template, args.audio_encoder,
-                                                      device=args.device)
+                                                      device=args.device,
+                                                      callback=_stage(stages, "load motion generator"))
+    used = {"precision": precision_name(renderer.dtype), "device": str(renderer.device),
+            "fps": stage_options.audio.fps}
     if args.dub_video:
-        return dub_video(args, stage_options, renderer, motion_generator, waveform, sample_rate)
+        return {**used, **dub_video(args, stage_options, renderer, motion_generator, waveform, sample_rate, stages)}
     image = pipeline.read_image_file(args.image)
     if args.preview_only:
-        return pipeline.preview_video(renderer, motion_generator, image, waveform, sample_rate, args.out, stage_options,
-                                      face_box=face_box, progress=_print_progress)
+        written = pipeline.preview_video(renderer, motion_generator, image, waveform, sample_rate, args.out,
+                                         stage_options, face_box=face_box, progress=stages)
+        return {**used, **written, "what": "motion preview"}
     motion, frame_batches = pipeline.animate(renderer, motion_generator, image, waveform, sample_rate, stage_options,
-                                             face_box=face_box, progress=_print_progress)
-    return pipeline.write_video(frame_batches, args.out, motion.fps, audio=(waveform, sample_rate))
+                                             face_box=face_box, progress=stages)
+    return {**used, **pipeline.write_video(frame_batches, args.out, motion.fps, audio=(waveform, sample_rate)),
+            "fps": motion.fps}
 
 
-def dub_video(args, stage_options: StageOptions, renderer, motion_generator, waveform, sample_rate) -> dict:
+def dub_video(args, stage_options: StageOptions, renderer, motion_generator, waveform, sample_rate, stages) -> dict:
     """``--dub-video``: the speech's motion, then the video's frames with only their lips moved."""
     from joyvasa import pipeline
     from joyvasa.video.crop_options import VideoCropOptions
 
     features = pipeline.encode_audio(motion_generator, waveform, sample_rate, stage_options.audio,
-                                     callback=lambda d, t: _print_progress("audio", d, t))
+                                     callback=_stage(stages, "audio"))
     motion = pipeline.sample_motion(motion_generator, features, stage_options.sample,
-                                    callback=lambda d, t: _print_progress("motion", d, t))
+                                    callback=_stage(stages, "motion"))
     crop = VideoCropOptions(crop="tracked", detector=stage_options.source.detector,
                             crop_scale=stage_options.source.crop_scale, vx_ratio=stage_options.source.vx_ratio,
                             vy_ratio=stage_options.source.vy_ratio)
     dubbed = pipeline.dub_frames(renderer, motion, args.dub_video, DubOptions.from_values(vars(args)), crop=crop,
-                                 callback=lambda d, t: _print_progress("dub", d, t))
-    print(dubbed.summary(), file=sys.stderr)
-    return pipeline.write_video(dubbed, args.out, motion.fps, audio=(waveform, sample_rate))
+                                 callback=_stage(stages, "dub"))
+    stages.progress.write(dubbed.summary())
+    written = pipeline.write_video(dubbed, args.out, motion.fps, audio=(waveform, sample_rate))
+    return {**written, "fps": motion.fps, "what": "dubbed"}
 
 
-def _print_progress(stage: str, done: int, total: int) -> None:
-    print(f"\r{stage}: {done}/{total}   ", end="", file=sys.stderr, flush=True)
-    if done >= total:
-        print(file=sys.stderr)
+def _stage(stages, name: str):
+    return lambda done, total: stages(name, done, total)
 
 
 if __name__ == "__main__":

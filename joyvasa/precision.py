@@ -22,6 +22,14 @@ def dtype_from_name(name: str) -> torch.dtype:
     return _DTYPES[name]
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """torch.float32 -> "fp32" (the name users choose; the dtype's own name for others)."""
+    for name, known in _DTYPES.items():
+        if known == dtype:
+            return name
+    return str(dtype).replace("torch.", "")
+
+
 def parse_precision(name: str, device) -> torch.dtype:
     """"fp32" / "fp16" / "bf16" / "auto" -> the compute dtype on ``device``.
 

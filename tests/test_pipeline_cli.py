@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 import av
 import numpy as np
@@ -28,25 +30,6 @@ def inputs(tmp_path_factory):
     checkpoint, template = motion_files.official_files()
     return {"photo": photo, "speech": speech, "checkpoint": checkpoint, "template": template,
             "liveportrait": liveportrait_files.weights_dir("kijai"), "folder": folder}
-
-
-def _run(inputs, out, *extra):
-    return main([
-        "--image", str(inputs["photo"]), "--audio", str(inputs["speech"]), "--out", str(out),
-        "--liveportrait", str(inputs["liveportrait"]), "--motion-generator", str(inputs["checkpoint"]),
-        "--template", str(inputs["template"]), "--fps", "4", "--sampler", "ddim", "--steps", "3", *extra,
-    ])
-
-
-def test_cli_writes_h264_aac_with_fps_times_duration_frames(inputs):
-    out = inputs["folder"] / "talk.mp4"
-    assert _run(inputs, out) == 0
-    with av.open(str(out)) as container:
-        video, audio = container.streams.video[0], container.streams.audio[0]
-        assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
-        assert audio.codec_context.sample_rate == 22050  # the input's own rate, not the 16 kHz model input
-        assert (video.width, video.height) == (512, 512)  # astronaut.png is 512x512: pasted back
-        assert sum(1 for _ in container.decode(video=0)) == 2  # 4 fps x 0.5 s
 
 
 def test_cli_reports_a_photo_without_a_face_as_a_sentence(inputs, capsys):
@@ -119,9 +102,56 @@ def test_cli_flags_are_the_option_fields_with_their_defaults_and_checks(capsys):
     assert "cfg_scale is nan" in capsys.readouterr().err
 
 
-def test_cli_preview_only_writes_the_keypoint_preview_with_the_audio(inputs):
+def _run_piped(inputs, out, *extra):
+    """``python -m joyvasa`` in a child process, stdout and stderr pipes (as in a CI log)."""
+    argv = [sys.executable, "-m", "joyvasa", "--image", str(inputs["photo"]), "--audio", str(inputs["speech"]),
+            "--out", str(out), "--liveportrait", str(inputs["liveportrait"]),
+            "--motion-generator", str(inputs["checkpoint"]), "--template", str(inputs["template"]),
+            "--fps", "4", "--sampler", "ddim", "--steps", "3", *extra]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=600)
+
+
+def _check_final_line(stdout, out, what=None):
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    fields = lines[0].split(", ")
+    assert fields[0] == f"wrote {out}" + (f" ({what})" if what else "") and fields[1] == "2 frames" and fields[2] == "0.50 s at 4 fps"
+    assert fields[3].endswith(" wall") and fields[4].endswith(" s/frame") and fields[5] == "fp32 on cpu"
+    clock = fields[3].split()[0]  # '12.3 s wall' or '1:15 wall'
+    wall = sum(float(part) * 60 ** i for i, part in enumerate(reversed(clock.split(":"))))
+    assert float(fields[4].split()[0]) == pytest.approx(wall / 2, abs=0.3)
+
+
+def test_cli_writes_h264_aac_and_logs_plain_stage_lines_then_the_final_line(inputs):
+    out = inputs["folder"] / "talk.mp4"
+    done = _run_piped(inputs, out)
+    assert done.returncode == 0, done.stderr
+    with av.open(str(out)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
+        assert audio.codec_context.sample_rate == 22050  # the input's own rate, not the 16 kHz model input
+        assert (video.width, video.height) == (512, 512)  # astronaut.png is 512x512: pasted back
+        assert sum(1 for _ in container.decode(video=0)) == 2  # 4 fps x 0.5 s
+    # stderr is a pipe: plain lines, no bar redrawn with carriage returns
+    assert "\r" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if ": " in line]
+    starts = [line.split(": ")[0] for line in lines if ": started" in line]
+    assert starts == ["load liveportrait", "load motion generator", "source", "audio", "motion", "render"]
+    assert "source: started (3 steps)" in lines and "render: started (2 frames)" in lines
+    ends = {line.split(": ")[0]: line for line in lines if line.endswith("(done)")}
+    assert set(ends) == set(starts)  # each stage: one start line, one end line
+    assert ends["render"].startswith("render: 2/2 frames, ") and "elapsed" in ends["render"]
+    assert ends["motion"].startswith("motion: 3/3 steps, ")  # ddim 3 steps, one window
+    _check_final_line(done.stdout, out)
+
+
+def test_cli_preview_only_quiet_writes_the_preview_and_prints_only_the_final_line(inputs):
     out = inputs["folder"] / "preview.mp4"
-    assert _run(inputs, out, "--preview-only") == 0
+    done = _run_piped(inputs, out, "--preview-only", "--quiet")
+    assert done.returncode == 0, done.stderr
     with av.open(str(out)) as container:
         assert container.streams.audio and container.streams.video
         assert sum(1 for _ in container.decode(video=0)) == 2  # 4 fps x 0.5 s, no render
+    assert not [line for line in done.stderr.splitlines() if ": started" in line or "(done)" in line]
+    _check_final_line(done.stdout, out, what="motion preview")

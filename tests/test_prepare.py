@@ -252,6 +252,8 @@ def test_prepare_writes_shot_clips_manifest_split_and_template(prepared, videos)
     assert "too short (0.48 s < --min-seconds 0.7)" in skipped["one_second.mov"]
     assert "a face was found on 0 of" in skipped["faceless.mkv"]
     assert "Traceback" not in printed
+    final = printed.splitlines()[-1]  # the command's final line: what was made, the wall time, s/frame
+    assert final.startswith(f"prepared {data}, ") and " kept, " in final and final.endswith(" s/frame")
 
     train, val = read_split(data)
     assert sorted(train + val) == sorted(manifest) and len(val) == 1
@@ -373,11 +375,14 @@ def test_a_template_pickle_that_runs_code_is_refused(tmp_path):
     assert not marker.exists()
 
 
-def test_extract_motion_cli_matches_the_frame_batch_path(tmp_path, videos, liveportrait_dir, extractor):
+def test_extract_motion_cli_matches_the_frame_batch_path(tmp_path, videos, liveportrait_dir, extractor, capsys):
     video = videos / "nested" / "talk30.webm"
     out = tmp_path / "talk30_motion.safetensors"
     assert extract_motion_cli.main([str(video), str(out), "--liveportrait", str(liveportrait_dir),
-                                    "--detector", "mtcnn", "--detect-every", "10"]) == 0
+                                    "--detector", "mtcnn", "--detect-every", "10", "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == "" and printed.out.startswith(f"wrote {out}, 20 frames at 25 fps (0.80 s), ")
+    assert printed.out.rstrip().endswith(" s/frame, fp32 on cpu") and len(printed.out.splitlines()) == 1
     from_file = Motion.load(out)
     assert len(from_file) == 20 and from_file.fps == 25.0
     frames, frames_fps = read_video_frames(video)

@@ -66,3 +66,29 @@ def test_seconds_read_like_a_clock():
     assert format_seconds(3.24) == "3.2 s"
     assert format_seconds(75) == "1:15"
     assert format_seconds(3725) == "1:02:05"
+
+
+def test_a_stage_is_timed_from_the_end_of_the_one_before(monkeypatch):
+    """The pipeline reports a stage after its first item: that item's time still counts."""
+    now = [0.0]
+    monkeypatch.setattr(progress_module.time, "perf_counter", lambda: now[0])
+    stream = io.StringIO()
+    stages = Progress(stream=stream).stages(units={"render": "frame", "audio": "window"})
+    now[0] = 2.0
+    stages("audio", 1, 1)  # one window, 2 s, reported once when done
+    now[0] = 6.0
+    stages("render", 1, 2)
+    now[0] = 10.0
+    stages("render", 2, 2)
+    lines = stream.getvalue().splitlines()
+    assert lines[:2] == ["audio: started (1 window)", "audio: 1/1 window, 2.0 s elapsed, 2.00 s/window (done)"]
+    assert lines[3] == "render: 2/2 frames, 8.0 s elapsed, 4.00 s/frame (done)"
+
+
+def test_a_stage_left_early_says_stopped_not_done():
+    stream = io.StringIO()
+    stages = Progress(stream=stream).stages(units={"render": "frame"})
+    stages("render", 5, 67)
+    stages.close()  # what the command does when an error ends the run
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("render: 5/67 frames, ") and last.endswith("(stopped)")

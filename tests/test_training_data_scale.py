@@ -82,6 +82,27 @@ def test_truncated_clip_is_named_without_a_traceback(data_dir, tmp_path, capsys)
     assert code == 2 and "synth_002.safetensors" in err and "Traceback" not in err
 
 
+def test_train_command_in_a_log_prints_plain_progress_lines_and_its_final_line(data_dir, tmp_path, capsys):
+    from joyvasa.training.cli import main as train_main
+    from tests.training_data import tiny_audio_encoder
+
+    encoder_dir = tmp_path / "encoder"
+    tiny_audio_encoder().save_pretrained(encoder_dir)
+    capsys.readouterr()  # transformers' own bar while saving the encoder
+    code = train_main(["--data", str(data_dir), "--out", str(tmp_path / "run"), "--size", "tiny",
+                       "--audio-encoder", str(encoder_dir), "--max-steps", "2", "--batch-size", "2",
+                       "--n-motions", "25", "--n-prev-motions", "5", "--audio-training", "frozen"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = err.splitlines()  # stderr is captured, not a terminal: plain lines
+    assert "\r" not in err and "train: started (2 steps)" in lines
+    done = [line for line in lines if line.startswith("train: 2/2 steps, ")]
+    assert len(done) == 1 and " loss " in done[0] and done[0].endswith("(done)")
+    final = out.splitlines()
+    assert len(final) == 1 and final[0].startswith("last checkpoint: ") and final[0].endswith(" wall")
+    assert "step_0000002.pt" in final[0]
+
+
 def test_sampler_state_does_not_hold_the_audio(data_dir, tmp_path):
     """What a process (and every DataLoader worker) holds is an index: bytes per clip, not per sample."""
     small = sampler_for(data_dir)

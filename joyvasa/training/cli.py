@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 
 from joyvasa.options import add_option_flags
+from joyvasa.runtime.progress import Progress, add_progress_flags, final_line, format_seconds, seconds_per
 from joyvasa.training.config import TrainConfig, merge_for_resume, stored_config
 
 
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--audio-encoder", help="local transformers folder of HuBERT / wav2vec2 (config.json + weights)")
     files.add_argument("--config", help="JSON (or .toml) file of settings named as the flags below (lr, batch_size ...)")
     files.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    files.add_argument("--no-progress", action="store_true")
+    add_progress_flags(p)
     add_option_flags(p, TrainConfig, set())
     # Only the flags actually typed reach the namespace: they are checked against a resumed run's config.
     names = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -57,17 +59,20 @@ def resolve_config(args) -> TrainConfig:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    started = time.perf_counter()
     try:
         config = resolve_config(args)
         from joyvasa.training import train
 
+        progress = Progress.from_args(args)
         path = train(config, args.data, args.out, init=args.init, audio_encoder_dir=args.audio_encoder,
-                     device=args.device, progress=not args.no_progress)
+                     device=args.device, progress=progress)
     except ValueError as err:  # bad inputs: one sentence naming the input and the fix
         print(f"error: {err}", file=sys.stderr)
         return 2
     if path is not None:  # under torchrun only the main process saves (and says so)
-        print(f"last checkpoint: {path}")
+        wall = time.perf_counter() - started
+        print(final_line(f"last checkpoint: {path}", f"{format_seconds(wall)} wall"))
     return 0
 
 

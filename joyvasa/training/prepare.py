@@ -354,10 +354,11 @@ def prepare_dataset(
     model_folders=None,
     frames_per_batch: int = 16,
     report: Callable[[str], None] = print,
-    progress: bool = True,
+    progress=True,
 ) -> PrepareSummary:
     """Extract every unfinished video, then write the manifest, the split and the template
-    (see the module notes)."""
+    (see the module notes). ``progress``: a :class:`joyvasa.runtime.progress.Progress`, or
+    True (a bar per video) / False (none)."""
     if int(workers) != workers or workers < 1:
         raise ValueError(f"--workers must be a whole number >= 1, got {workers}.")
     if not (math.isfinite(min_seconds) and min_seconds >= 0):
@@ -462,11 +463,11 @@ def _write_split_and_template(data_dir: Path, summary: PrepareSummary) -> None:
     partial.rmdir()
 
 
-def _run(todo, workers, liveportrait_dir, device, show_progress):
+def _run(todo, workers, liveportrait_dir, device, progress):
     """Yield (video_id, record) as each video finishes: in this process, or in ``workers`` processes."""
-    from tqdm import tqdm
+    from joyvasa.runtime.progress import Progress
 
-    bar = tqdm(total=len(todo), unit="video", desc="prepare", disable=not show_progress or not todo)
+    bar = Progress.of(progress if todo else False).bar("prepare", total=len(todo), unit="video")
     try:
         if not todo:
             return
@@ -492,6 +493,7 @@ def _run(todo, workers, liveportrait_dir, device, show_progress):
 
 def build_parser() -> argparse.ArgumentParser:
     from joyvasa.options import add_option_flags
+    from joyvasa.runtime.progress import add_progress_flags
 
     parser = argparse.ArgumentParser(prog="python -m joyvasa.prepare", description=__doc__.split("\n\n")[0])
     parser.add_argument("videos_dir", help="folder of talking-face videos with sound (searched recursively)")
@@ -508,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-folder", dest="model_folders", action="append", default=None,
                         help="a folder holding the InsightFace models (repeatable)")
     parser.add_argument("--frames-per-batch", type=int, default=16)
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flags(parser)
     seen: set[str] = set()
     add_option_flags(parser, VideoCropOptions, seen)
     add_option_flags(parser, CurationOptions, seen)
@@ -517,19 +519,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from tqdm import tqdm
+    from joyvasa.runtime.progress import Progress, final_line, format_seconds, seconds_per
 
+    progress = Progress.from_args(args)
+    started = time.perf_counter()
     try:
         values = vars(args)
-        prepare_dataset(args.videos_dir, args.data_dir, args.liveportrait, workers=args.workers,
-                        val_fraction=args.val_fraction, min_seconds=args.min_seconds, device=args.device,
-                        crop_options=VideoCropOptions.from_values(values),
-                        curation=CurationOptions.from_values(values), sidecar=args.sidecar,
-                        model_folders=args.model_folders, frames_per_batch=args.frames_per_batch,
-                        report=tqdm.write, progress=not args.no_progress)
+        summary = prepare_dataset(
+            args.videos_dir, args.data_dir, args.liveportrait, workers=args.workers,
+            val_fraction=args.val_fraction, min_seconds=args.min_seconds, device=args.device,
+            crop_options=VideoCropOptions.from_values(values), curation=CurationOptions.from_values(values),
+            sidecar=args.sidecar, model_folders=args.model_folders, frames_per_batch=args.frames_per_batch,
+            report=lambda line: progress.write(line, file=sys.stdout), progress=progress)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    wall = time.perf_counter() - started
+    print(final_line(f"prepared {args.data_dir}", f"{len(summary.written)} new clip(s)",
+                     f"{len(summary.train_ids) + len(summary.val_ids)} kept", f"{summary.frames} frames extracted",
+                     f"{format_seconds(wall)} wall", seconds_per(summary.seconds, summary.frames)))
     return 0
 
 

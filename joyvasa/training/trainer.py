@@ -195,13 +195,14 @@ def validation_loss(objective: TwoClipObjective, batches, device, seed: int = 12
 
 
 def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: nn.Module | None = None,
-          audio_encoder_dir=None, device=None, progress: bool = True, stop_after: int | None = None) -> Path:
+          audio_encoder_dir=None, device=None, progress=True, stop_after: int | None = None) -> Path:
     """Train (or resume the run in ``run_dir``) up to ``config.max_steps``; returns the last checkpoint.
 
     A run folder keeps its ``config.json``; started again, the stored config wins and a
     ``config`` that contradicts one of its fixed settings is refused (:func:`merge_for_resume`).
     ``stop_after``: save and return at this step (a time-limited job); the
-    schedule still runs to ``max_steps`` when the run is resumed.
+    schedule still runs to ``max_steps`` when the run is resumed. ``progress``: a
+    :class:`joyvasa.runtime.progress.Progress`, or True (a bar) / False (none).
     """
     dist_env = _Distributed(device)
     device = dist_env.device
@@ -266,10 +267,10 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
         config.write(run_dir)
         log_file, writer = _open_log(run_dir / "log.csv", step)
     bar = None
-    if progress and dist_env.main:
-        from tqdm import tqdm
+    if dist_env.main:
+        from joyvasa.runtime.progress import Progress
 
-        bar = tqdm(total=config.max_steps, initial=step, desc="train", unit="step", dynamic_ncols=True)
+        bar = Progress.of(progress).bar("train", total=config.max_steps, unit="step", initial=step)
     last_path = resume_from
     started = time.perf_counter()
     end_step = config.max_steps if stop_after is None else min(stop_after, config.max_steps)
@@ -290,8 +291,9 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
                     else:
                         ema[key].copy_(value)
         if bar is not None:
+            if bar.shown:  # .item() waits for the GPU: only when the loss is shown
+                bar.set_postfix(loss=f"{loss.item():.4f}")
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
         if not dist_env.main:
             continue
         val, quality = None, {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from joyvasa.video.crop_options import VideoCropOptions
 from joyvasa.video.reading import MOTION_FPS
@@ -19,6 +20,7 @@ from joyvasa.video.reading import MOTION_FPS
 
 def build_parser() -> argparse.ArgumentParser:
     from joyvasa.options import add_option_flags
+    from joyvasa.runtime.progress import add_progress_flags
 
     parser = argparse.ArgumentParser(prog="python -m joyvasa.extract_motion", description=__doc__.split("\n\n")[0])
     parser.add_argument("video", help="a video showing one face (mp4, mov, mkv, webm, ...)")
@@ -32,35 +34,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a folder holding the InsightFace models (repeatable)")
     parser.add_argument("--frames-per-batch", type=int, default=16)
     add_option_flags(parser, VideoCropOptions, set())
+    add_progress_flags(parser)
     return parser
 
 
 def main(argv=None) -> int:
-    from tqdm import tqdm
-
     from joyvasa.face import parse_face_box
+    from joyvasa.runtime.progress import Progress, final_line, format_seconds, seconds_per
     from joyvasa.video.motion import load_motion_extractor, motion_from_video_file
 
     args = build_parser().parse_args(argv)
+    started = time.perf_counter()
     if not args.output.lower().endswith(".safetensors"):
         print(f"error: output '{args.output}' must end in .safetensors (a motion file).", file=sys.stderr)
         return 2
     try:
         options = VideoCropOptions.from_values(vars(args))
         extractor = load_motion_extractor(args.liveportrait, device=args.device)
-        with tqdm(unit="frame", desc="extract motion") as bar:
-            def progress(done, total):
-                bar.total = total
-                bar.update(done - bar.n)
-
+        progress = Progress.from_args(args)
+        with progress.bar("extract motion", unit="frame") as bar:
             motion = motion_from_video_file(extractor, args.video, options, fps=args.fps,
                                             face_box=parse_face_box(args.face_box), model_folders=args.model_folders,
-                                            frames_per_batch=args.frames_per_batch, progress=progress)
+                                            frames_per_batch=args.frames_per_batch, progress=progress.callback(bar))
     except ValueError as err:  # VideoInputError, FaceCropError, OptionError, CheckpointError are ValueErrors
         print(f"error: {err}", file=sys.stderr)
         return 2
     motion.save(args.output)
-    print(f"{args.output}: {len(motion)} frames at {motion.fps:g} fps ({motion.duration:.2f} s)")
+    wall = time.perf_counter() - started
+    print(final_line(f"wrote {args.output}", f"{len(motion)} frames at {motion.fps:g} fps ({motion.duration:.2f} s)",
+                     f"{format_seconds(wall)} wall", seconds_per(wall, len(motion)),
+                     f"fp32 on {args.device}"))  # load_motion_extractor keeps the network in float32
     return 0
 
 
