@@ -105,6 +105,7 @@ def comfy(tmp_path_factory):
     server.weights_bytes = sum(p.stat().st_size for p in human.rglob("*.pth"))
     Image.fromarray(skimage_data.coffee()).save(server.input_dir / "coffee.png")
     _write_speech_like_wav(server.input_dir / "long_speech.wav", 12.0)
+    _write_speech_like_wav(server.input_dir / "short_speech.wav", 1.0)
     yield server
     server.stop()
 
@@ -287,7 +288,7 @@ def test_dub_template_moves_the_videos_lips_for_the_whole_speech(comfy):
 
 def test_renders_of_different_lengths_are_a_clear_node_error(comfy):
     graph = _fast(_api_twin(DIALOGUE))
-    graph["2"]["inputs"]["audio"] = "long_speech.wav"  # face 0 speaks a longer clip
+    graph["2"]["inputs"]["audio"] = "short_speech.wav"  # face 0: 2 frames at the test's 2 fps; face 1: 5
     result = comfy.run_prompt(graph)
     _assert_node_error(result, "JoyVASARenderToVideo", "paste_onto", "frames but the motion has")
     assert comfy.alive()

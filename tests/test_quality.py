@@ -85,7 +85,7 @@ def test_report_numbers_on_a_motion_with_a_known_lag_and_known_blinks():
     mumbling = Motion(**{k: getattr(motion, k).clone() for k in Motion._TENSORS})
     from joyvasa.quality import silent_frames
 
-    pauses = silent_frames(audio_loudness(audio, 300)).float()[:, None]  # the mouth keeps moving in the pauses
+    pauses = silent_frames(audio_loudness(audio, 300, motion.fps)).float()[:, None]  # the mouth keeps moving in the pauses
     mumbling.exp[:, list(LOWER_LIP), 1] += pauses * 2 * LIP_GAIN * torch.sin(torch.arange(300.0) / 2).abs()[:, None]
     assert motion_report(mumbling, audio)["mouth_in_silence"] > synced["mouth_in_silence"] + 0.3
     text = report_text(report)

@@ -6,8 +6,9 @@ Per output frame i (the motion's frame i, at the motion's fps):
 1. The video frame j = ``video_index(i, M, mode)`` (M video frames used: the video is cut at
    the audio's length, and a shorter one is looped or ping-ponged).
 2. The frame is cropped with its own window, tracked and smoothed over the video
-   (:func:`joyvasa.video.motion.track_crop_matrices`, the crop that follows the face), and the
-   appearance and keypoints are extracted from that crop (batched, ``frames_per_batch``).
+   (:func:`joyvasa.video.motion.plan_crop` with crop tracked, the window that follows the face;
+   a shot without a face is kept as it is), and the appearance and keypoints are extracted from
+   that crop (batched, ``frames_per_batch``).
 3. :func:`dub_keypoints`: the frame's own keypoints with only the lip rows
    (``LIP_KEYPOINT_INDICES``) taken from the motion. ``mouth`` "replace" sets the lip rows of
    the expression to the motion's, absolutely, so the video's own mouth movement is dropped
@@ -125,7 +126,7 @@ def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, mode
     video, no frames kept). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`; the
     window always follows the face here (crop tracked)."""
     from joyvasa.video.crop_options import VideoCropOptions
-    from joyvasa.video.motion import track_crop_matrices
+    from joyvasa.video.motion import _refuse_faceless, plan_crop
 
     if output_frames < 1:
         raise ValueError("The motion has no frames, so there is nothing to dub (is the audio empty?).")
@@ -133,13 +134,19 @@ def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, mode
         raise ValueError(f"short_video must be one of {', '.join(LOOP_MODES)}, not {mode!r}.")
     crop = (crop or VideoCropOptions()).replace(crop="tracked", min_face_fraction=NO_FACE_FLOOR)
     used = FirstFrames(source, output_frames)
-    matrices = np.asarray(track_crop_matrices(used, crop, model_folders=model_folders), dtype=np.float32)
+    crop_plan = plan_crop(used, crop, model_folders=model_folders)
+    if all(shot.problem for shot in crop_plan.shots):
+        _refuse_faceless(crop_plan, used)  # no face anywhere: nothing to dub
+    matrices = np.asarray(crop_plan.matrices, dtype=np.float32)
     if str(crop.detector).lower() in ("none", "bbox"):
         has_face = np.ones(len(matrices), dtype=bool)
     else:
         has_face = face_presence(used, crop, model_folders)
     if len(has_face) != len(matrices):
         raise VideoInputError(f"{source.name}: gave {len(has_face)} frames on one reading, {len(matrices)} on another.")
+    for shot in crop_plan.shots:  # a shot (between cuts) without a face is kept as it is
+        if shot.problem:
+            has_face[shot.start:shot.stop] = False
     return DubPlan(matrices=matrices, has_face=has_face, output_frames=int(output_frames), mode=mode)
 
 
