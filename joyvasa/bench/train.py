@@ -126,13 +126,16 @@ class _Run:
         return time.perf_counter() - start, float(loss.detach())
 
 
-def _timed(runs: dict, batch, steps: int) -> dict:
-    """Warm-up once each, then ``steps`` rounds in which every run steps once (interleaved)."""
+def _timed(runs: dict, batch, steps: int, batches: dict | None = None) -> dict:
+    """Warm-up once each, then ``steps`` rounds in which every run steps once (interleaved);
+    each run's step of a round starts from the same seed (the same draws where they align).
+    ``batches``: a run's own batch by name (else ``batch``)."""
     times = {name: [] for name in runs}
     losses = {name: [] for name in runs}
     for round_index in range(steps + 1):
         for name, run in runs.items():
-            seconds, loss = run.step(batch)
+            torch.manual_seed(round_index)
+            seconds, loss = run.step((batches or {}).get(name, batch))
             if round_index:
                 times[name].append(seconds)
                 losses[name].append(loss)
@@ -181,8 +184,7 @@ def main(argv=None) -> int:
         frozen_runs["ours (frozen, feature cache)"] = _Run(frozen.replace(feature_cache=True),
                                                            copy.deepcopy(generator), device)
         cached = dict(batch, features=_cached_features(copy.deepcopy(generator), frozen, batch))
-        for name, run in frozen_runs.items():
-            results.update(_timed({name: run}, cached if "cache" in name else batch, args.steps))
+        results.update(_timed(frozen_runs, batch, args.steps, {"ours (frozen, feature cache)": cached}))
     _print_table(results, args.batch_size)
     if reference in results:
         ratio = results[reference][0] / results[ours][0]
