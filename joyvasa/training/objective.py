@@ -56,7 +56,8 @@ class TwoClipObjective(nn.Module):
         frozen = cfg.audio_training == "frozen"
         with torch.no_grad() if frozen else contextlib.nullcontext():
             return audio_hidden_states(encoder, audio, cfg.n_motions, cfg.fps,
-                                       spec_augment=cfg.spec_augment and not frozen)[1]
+                                       spec_augment=cfg.spec_augment and not frozen,
+                                       cnn_rows=1 if audio.device.type == "cpu" else None)[1]
 
     def _window_features(self, wav0, wav_in, truncated, dropped, features):
         """The encoder features of the windows not dropped, (rows, n, hidden) in row order
