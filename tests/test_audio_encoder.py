@@ -171,3 +171,17 @@ def test_checkpoint_options_with_paths_of_any_os_load_here(tmp_path, path_class)
     container = checkpoints.load_torch_file(path, checkpoints.MOTION_GENERATOR_GLOBALS)
     assert container["args"].audio_model == "hubert_zh"
     assert container["args"].data_root.as_posix() == "/data/heads"
+
+
+def test_cnn_one_window_at_a_time_gives_the_batched_features():
+    """cnn_rows splits only the convolutional pass; each window is normalised on its own."""
+    from joyvasa.audio.encoder import audio_hidden_states
+    from tests.training_data import tiny_audio_encoder
+
+    encoder = tiny_audio_encoder()
+    audio = 0.1 * torch.randn(3, 16000)
+    with torch.no_grad():
+        batched = audio_hidden_states(encoder, audio, 25, 25)
+        split = audio_hidden_states(encoder, audio, 25, 25, cnn_rows=1)
+    for a, b in zip(batched, split):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

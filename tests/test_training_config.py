@@ -144,13 +144,16 @@ def test_init_whose_pickle_runs_code_is_refused(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "run" / CONFIG_FILENAME).exists()
 
 
-def test_cached_features_give_the_live_loss():
+@pytest.mark.parametrize("truncation, null_audio", [(0.0, 0.1), (0.5, 0.5)])
+def test_cached_features_give_the_live_loss(truncation, null_audio):
+    """The cache path (kept truncated windows encoded live) and the live path (kept windows,
+    then clip 0's full audio where truncated or dropped) give one loss."""
     from joyvasa.audio.encoder import audio_hidden_states
     from joyvasa.training import TwoClipObjective
     from joyvasa.training.trainer import set_trainable
 
-    config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, audio_training="frozen", trunc_prob_clip0=0.0,
-                         trunc_prob_clip1=0.0)
+    config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, audio_training="frozen",
+                         trunc_prob_clip0=truncation, trunc_prob_clip1=truncation, null_audio_prob=null_audio)
     torch.manual_seed(0)
     generator = build_generator(config, tiny_audio_encoder())
     set_trainable(generator, "frozen")
@@ -164,3 +167,52 @@ def test_cached_features_give_the_live_loss():
     torch.manual_seed(1)
     cached = objective(**batch, features=hidden.view(3, 2, 25, -1))[0]
     torch.testing.assert_close(cached, live)
+
+
+def test_dropped_windows_skip_the_encoder_pass_with_gradients():
+    """A window whose audio condition is dropped gets no encoder gradient anyway: with every
+    condition dropped only clip 0's full audio is encoded (once, without a graph) and the
+    encoder's transformer is left without gradients; with none dropped, both clips' windows
+    go through one call with gradients."""
+    from joyvasa.training import TwoClipObjective
+    from joyvasa.training.trainer import set_trainable
+
+    torch.manual_seed(0)
+    batch = {"motion": torch.randn(3, 50, 70), "audio": 0.1 * torch.randn(3, 50 * 640),
+             "valid_frames": torch.full((3,), 50)}
+    for null_audio, expected_calls in ((1.0, [(3, False)]), (0.0, [(6, True)])):
+        config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, trunc_prob_clip0=0.0, trunc_prob_clip1=0.0,
+                             null_audio_prob=null_audio)
+        generator = build_generator(config, tiny_audio_encoder())
+        set_trainable(generator, "finetune")
+        calls = []
+        generator.audio_encoder.encoder.register_forward_hook(
+            lambda module, args, out: calls.append((args[0].shape[0], torch.is_grad_enabled())))
+        loss = TwoClipObjective(generator, config)(**batch)[0]
+        loss.backward()
+        assert calls == expected_calls
+        grads = [p.grad for p in generator.audio_encoder.encoder.parameters()]
+        assert all(g is None for g in grads) if null_audio else all(g is not None for g in grads)
+        assert (generator.null_audio_feat.grad.abs().sum() > 0) == bool(null_audio)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_clipping_through_the_fused_optimiser_equals_clip_grad_norm(fused):
+    """clipped_step hands the clipping factor to the fused AdamW (grad_scale) instead of
+    rewriting the gradients; the updated weights are clip_grad_norm_'s, to rounding."""
+    from joyvasa.training.trainer import clipped_step
+
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(40, 30)) for _ in range(3)]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt_ours = torch.optim.AdamW(ours, lr=1e-2, weight_decay=0.0, fused=fused)
+    opt_theirs = torch.optim.AdamW(theirs, lr=1e-2, weight_decay=0.0)
+    for scale in (10.0, 0.01, 3.0):  # clipped, not clipped, clipped
+        for a, b in zip(ours, theirs):
+            a.grad = scale * torch.randn_like(a)
+            b.grad = a.grad.clone()
+        clipped_step(opt_ours, ours, 1.0)
+        torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+        opt_theirs.step()
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

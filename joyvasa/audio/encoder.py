@@ -330,14 +330,20 @@ def time_mask(config, batch: int, length: int, device=None) -> torch.Tensor | No
 
 
 def audio_hidden_states(
-    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: float, *, spec_augment: bool = False
+    encoder: nn.Module, audio: torch.Tensor, n_frames: int, fps: float, *, spec_augment: bool = False,
+    cnn_rows: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`encode_audio_window` without inference mode, so gradients can flow
     (training); the encoder's own train/eval mode decides dropout and layerdrop.
 
     ``spec_augment``: mask time steps of the projected features with the encoder's
     trainable ``masked_spec_embed`` (:func:`time_mask`), as upstream's HuBERT / wav2vec2
-    forward does in training mode; only while the encoder is in training mode."""
+    forward does in training mode; only while the encoder is in training mode.
+
+    ``cnn_rows``: run the convolutional feature extractor over this many windows at a
+    time (each window is normalised on its own, so the features are the same). On a CPU
+    one window at a time is faster than four (1.36 vs 1.66 s for 4 windows, one thread):
+    its 512-channel activations stay closer to the cache."""
     if audio.ndim == 1:
         audio = audio.unsqueeze(0)
     if audio.ndim != 2:
@@ -345,7 +351,11 @@ def audio_hidden_states(
     parameter = next(encoder.parameters())
     n_features = 2 * n_frames
     audio = audio.to(device=parameter.device, dtype=parameter.dtype)
-    conv_features = encoder.feature_extractor(pad_audio_for_features(audio))  # (B, 512, L50)
+    padded = pad_audio_for_features(audio)
+    if cnn_rows and padded.shape[0] > cnn_rows:
+        conv_features = torch.cat([encoder.feature_extractor(rows) for rows in padded.split(cnn_rows)])
+    else:
+        conv_features = encoder.feature_extractor(padded)  # (B, 512, L50)
     # Upstream cuts to the 50 Hz frames of `n_features` frames at `fps`, then
     # resamples to `n_features` (a no-op for whole JoyVASA windows).
     conv_features = conv_features[:, :, : round(n_features * FEATURE_RATE / fps)]

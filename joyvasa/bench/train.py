@@ -14,7 +14,13 @@ draw per batch and clip, clip 0's full audio re-encoded under no_grad when it wa
 truncated, HuBERT's CNN frozen with transformers' switch, eager attention, SpecAugment,
 Adam (PyTorch's default per-parameter loop) and gradient clipping, fp32. The reference and
 ours run interleaved, step by step, on copies of the same weights, so a shared or noisy
-machine slows both alike and the ratio is measured, not remembered.
+machine slows both alike and the ratio is measured, not remembered. A step's work is
+random (truncation, condition dropout, HuBERT's layerdrop), so the ratio and samples/s
+use the mean step time over the rounds (the throughput); give --steps 10 or more.
+
+On a shared machine, run it with ``OMP_NUM_THREADS=1``: with more threads than free cores
+every parallel op waits for a descheduled thread (about 6 ms per op on the 2-core machine
+at load 8), which measures op counts rather than work.
 
 Then ours with a frozen encoder, and with the frozen-encoder feature cache (the batch
 carries the two windows' features; truncated windows are still encoded live), and, on a
@@ -126,17 +132,21 @@ class _Run:
         return time.perf_counter() - start, float(loss.detach())
 
 
-def _timed(runs: dict, batch, steps: int) -> dict:
-    """Warm-up once each, then ``steps`` rounds in which every run steps once (interleaved)."""
+def _timed(runs: dict, batch, steps: int, batches: dict | None = None) -> dict:
+    """Warm-up once each, then ``steps`` rounds in which every run steps once (interleaved);
+    each run's step of a round starts from the same seed (the same draws where they align).
+    ``batches``: a run's own batch by name (else ``batch``)."""
     times = {name: [] for name in runs}
     losses = {name: [] for name in runs}
     for round_index in range(steps + 1):
         for name, run in runs.items():
-            seconds, loss = run.step(batch)
+            torch.manual_seed(round_index)
+            seconds, loss = run.step((batches or {}).get(name, batch))
             if round_index:
                 times[name].append(seconds)
                 losses[name].append(loss)
-    return {name: (statistics.median(times[name]), min(times[name]), statistics.mean(losses[name])) for name in runs}
+    return {name: (statistics.mean(times[name]), statistics.median(times[name]), min(times[name]),
+                   statistics.mean(losses[name])) for name in runs}
 
 
 def main(argv=None) -> int:
@@ -181,21 +191,20 @@ def main(argv=None) -> int:
         frozen_runs["ours (frozen, feature cache)"] = _Run(frozen.replace(feature_cache=True),
                                                            copy.deepcopy(generator), device)
         cached = dict(batch, features=_cached_features(copy.deepcopy(generator), frozen, batch))
-        for name, run in frozen_runs.items():
-            results.update(_timed({name: run}, cached if "cache" in name else batch, args.steps))
+        results.update(_timed(frozen_runs, batch, args.steps, {"ours (frozen, feature cache)": cached}))
     _print_table(results, args.batch_size)
     if reference in results:
         ratio = results[reference][0] / results[ours][0]
-        print(f"ours is {ratio:.2f}x the reference's speed (median step time, interleaved)")
+        print(f"ours is {ratio:.2f}x the reference's speed (mean step time, interleaved)")
     if "ours (frozen, feature cache)" in results and "ours (frozen)" in results:
         ratio = results["ours (frozen)"][0] / results["ours (frozen, feature cache)"][0]
         print(f"feature cache: {ratio:.2f}x the frozen step's speed")
     if device.type == "cuda":
         big = _timed({"ours (finetune)": _Run(config.replace(batch_size=16), copy.deepcopy(generator), device)},
                      _synthetic_batch(config, 16, device), args.steps)
-        median = big["ours (finetune)"][0]
-        print(f"batch 16 on {torch.cuda.get_device_name(device)}: {1 / median:.2f} steps/s, "
-              f"{16 / median:.1f} samples/s; peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+        mean = big["ours (finetune)"][0]
+        print(f"batch 16 on {torch.cuda.get_device_name(device)}: {1 / mean:.2f} steps/s, "
+              f"{16 / mean:.1f} samples/s; peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
     else:
         print("batch 16 on a GPU: unmeasured (no GPU here; run with --device cuda)")
     return 0
@@ -212,10 +221,10 @@ def _cached_features(generator, config, batch) -> torch.Tensor:
 
 
 def _print_table(results: dict, batch_size: int) -> None:
-    print(f"| step | median s | min s | samples/s | mean loss |")
-    print("|---|---|---|---|---|")
-    for name, (median, fastest, loss) in results.items():
-        print(f"| {name} | {median:.2f} | {fastest:.2f} | {batch_size / median:.2f} | {loss:.4f} |")
+    print("| step | mean s | median s | min s | samples/s | mean loss |")
+    print("|---|---|---|---|---|---|")
+    for name, (mean, median, fastest, loss) in results.items():
+        print(f"| {name} | {mean:.2f} | {median:.2f} | {fastest:.2f} | {batch_size / mean:.2f} | {loss:.4f} |")
 
 
 def _profile(run, batch) -> None:

@@ -100,8 +100,8 @@ class TrainConfig(_Checked):
                                      min=0.0, max=0.99999)
     bf16: bool = train_setting(True, "bf16 autocast on GPUs and on CPUs with native bf16 (AVX512-BF16 / AMX); "
                                "fp32 elsewhere.")
-    compile: bool = train_setting(False, "torch.compile the denoiser (pays on GPUs; on CPUs see the "
-                                  "training README).")
+    compile: bool = train_setting(False, "torch.compile the denoiser (meant for GPUs; on a 2-core CPU "
+                                  "it was slower, see the training README).")
     seed: int = train_setting(0, "Seeds everything: initial weights, data order, dropout, masks.",
                               min=0, max=2**31 - 1)
     # -- bookkeeping ------------------------------------------------------------------------

@@ -21,7 +21,9 @@ One forward pass takes a batch of 2 x n_motions frames and returns the loss term
 Speed: both clips' windows go through the encoder in one call and both clips through
 the denoiser in one call (2B rows): clip 1's conditions are ground truth and clip 0's
 detached features, so nothing in clip 1 waits for clip 0's prediction. The terms are
-still computed per clip and averaged.
+still computed per clip and averaged. A window whose audio condition is dropped skips
+the encoder pass with gradients (its features get none): clip 1's is not encoded at
+all, clip 0's goes into the graph-free pass of clip 0's full audio.
 """
 
 from __future__ import annotations
@@ -54,7 +56,45 @@ class TwoClipObjective(nn.Module):
         frozen = cfg.audio_training == "frozen"
         with torch.no_grad() if frozen else contextlib.nullcontext():
             return audio_hidden_states(encoder, audio, cfg.n_motions, cfg.fps,
-                                       spec_augment=cfg.spec_augment and not frozen)[1]
+                                       spec_augment=cfg.spec_augment and not frozen,
+                                       cnn_rows=1 if audio.device.type == "cpu" else None)[1]
+
+    def _window_features(self, wav0, wav_in, truncated, dropped, features):
+        """The encoder features of the windows not dropped, (rows, n, hidden) in row order
+        (clip 0's then clip 1's), and clip 1's audio condition source: the last n_prev
+        features of clip 0's full audio, (B, n_prev, hidden), detached.
+
+        Encoder calls: the kept windows (with gradients while fine-tuning), and, without a
+        graph, clip 0's full audio where clip 0 was truncated or dropped (upstream's no_grad
+        re-encode); one call when the encoder is frozen. ``features``: the cached whole
+        windows (B, 2, n, hidden); then only kept truncated windows are encoded."""
+        n_prev, batch = self.config.n_prev_motions, wav0.shape[0]
+        kept = ~dropped
+        if features is not None:  # cached whole windows, clip 0's full audio included
+            used = torch.cat([features[:, 0], features[:, 1]])[kept]
+            live = torch.cat(truncated)[kept]
+            if bool(live.any()):
+                used[live] = self.encode_audio(wav_in[kept][live]).to(used.dtype)
+            return used, features[:, 0, -n_prev:]
+        full = truncated[0] | dropped[:batch]  # clip 0 samples whose full audio the kept pass lacks
+        n_kept, n_full = int(kept.sum()), int(full.sum())
+        if self.config.audio_training == "frozen":
+            hidden = self.encode_audio(torch.cat([wav_in[kept], wav0[full]]))
+            used, full_hidden = hidden[:n_kept], hidden[n_kept:]
+        else:
+            used = self.encode_audio(wav_in[kept]) if n_kept else None
+            with torch.no_grad():
+                full_hidden = self.encode_audio(wav0[full]) if n_full else None
+        reference = used if used is not None else full_hidden
+        prev_hidden = reference.new_empty(batch, n_prev, reference.shape[-1])
+        if n_full:
+            prev_hidden[full] = full_hidden[:, -n_prev:].to(prev_hidden.dtype)
+        if n_full < batch:  # clip 0 kept and whole: its row in the kept pass (kept rows come first)
+            row = torch.cumsum(kept.long(), 0)[:batch] - 1
+            prev_hidden[~full] = used[row[~full], -n_prev:].detach()
+        if used is None:
+            used = full_hidden.new_zeros(0, *full_hidden.shape[1:])
+        return used, prev_hidden
 
     def forward(self, motion: torch.Tensor, audio: torch.Tensor, valid_frames: torch.Tensor,
                 features: torch.Tensor | None = None):
@@ -62,7 +102,7 @@ class TwoClipObjective(nn.Module):
         (weighted total loss, {term: value averaged over the two clips}).
 
         ``features`` (B, 2, n, hidden): the frozen encoder's features of the two whole
-        windows (:mod:`.feature_cache`); then only truncated windows are encoded here."""
+        windows (:mod:`.feature_cache`); then only truncated, not dropped windows are encoded here."""
         cfg, model = self.config, self.generator
         n, n_prev, spf = cfg.n_motions, cfg.n_prev_motions, SAMPLES_PER_FRAME
         batch, device = motion.shape[0], motion.device
@@ -80,30 +120,20 @@ class TwoClipObjective(nn.Module):
             truncated.append(truncate)
             gt_in.append(gt[clip] * keep.unsqueeze(-1))
             wav_in.append(wav[clip] * keep.repeat_interleave(spf, dim=1))
-        if features is None:
-            features = self.encode_audio(torch.cat(wav_in))  # (2B, n, hidden): both clips, one call
-            prev_hidden = features[:batch, -n_prev:].detach()
-        else:  # cached whole windows; clip 0's full-audio features need no second pass
-            prev_hidden = features[:, 0, -n_prev:]
-            features = torch.cat([features[:, 0], features[:, 1]]).clone()
-            live = torch.cat(truncated)
-            if bool(live.any()):
-                features[live] = self.encode_audio(torch.cat(wav_in)[live]).to(features.dtype)
-            truncated = [torch.zeros_like(truncated[0])]  # prev_hidden is already clip 0's full audio
-        # Clip 1's conditions: clip 0's full ground truth and audio features, detached.
-        if bool(truncated[0].any()):
-            with torch.no_grad():
-                full = self.encode_audio(wav[0][truncated[0]])
-            prev_hidden = prev_hidden.clone()
-            prev_hidden[truncated[0]] = full[:, -n_prev:].to(prev_hidden.dtype)
-        audio_feat = model.project_audio(features)
+        # Audio-condition dropout is drawn first: a dropped window's features are never used
+        # (clip 1) or used detached only (clip 0's, for clip 1's conditions), so it skips
+        # the encoder pass that carries gradients; its gradient there would be zero anyway.
+        dropped = torch.rand(2 * batch, device=device) < cfg.null_audio_prob
+        used, prev_hidden = self._window_features(wav[0], torch.cat(wav_in), truncated, dropped, features)
+        projected = model.project_audio(used)  # (rows not dropped, n, d)
+        audio_feat = projected.new_zeros(2 * batch, n, projected.shape[-1])
+        audio_feat[~dropped] = projected
         with torch.no_grad():
             prev_audio1 = model.project_audio(prev_hidden)
         prev_motion = torch.cat([model.start_motion_feat.expand(batch, -1, -1), gt[0][:, -n_prev:]])
         prev_audio = torch.cat([model.start_audio_feat.expand(batch, -1, -1), prev_audio1])
 
         target = torch.cat(gt_in)
-        dropped = torch.rand(2 * batch, device=device) < cfg.null_audio_prob
         condition = torch.where(dropped.view(-1, 1, 1), model.null_audio_feat.expand_as(audio_feat), audio_feat)
         step = torch.randint(1, cfg.n_diff_steps + 1, (2 * batch,), device=device)
         alpha_bar = model.diffusion_sched.alpha_bars[step].view(-1, 1, 1)
