@@ -19,6 +19,7 @@ import time
 import torch
 
 from joyvasa.motion.motion import MODEL_FPS
+from joyvasa.runtime.progress import Progress, add_progress_flags
 
 from .render import load_renderer
 from .synthetic import synthetic_photo
@@ -59,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=0, help="frames per network call (0 = auto: 1 CPU, 8 GPU)")
     parser.add_argument("--size", type=int, default=512, help="the video's and the photo's side (default 512)")
     parser.add_argument("--repeats", type=int, default=2, help="measured runs of each, interleaved (median kept)")
+    add_progress_flags(parser)
     parser.add_argument("--liveportrait", default=None, help="a LivePortrait folder (default: synthetic weights)")
     parser.add_argument("--detector", default=None, help="also time with this detector (e.g. mtcnn) tracking")
     options = parser.parse_args(argv)
@@ -93,9 +95,11 @@ def main(argv=None) -> int:
         for _ in run():
             break
     samples = {name: [] for name in runs}
-    for _ in range(options.repeats):
-        for name, run in runs.items():
-            samples[name].append(seconds_per_frame(run, options.frames, device))
+    with Progress.from_args(options).bar("measured runs", total=options.repeats * len(runs), unit="run") as bar:
+        for _ in range(options.repeats):
+            for name, run in runs.items():
+                samples[name].append(seconds_per_frame(run, options.frames, device))
+                bar.update()
     still = sorted(samples["still portrait (render_frames)"])[len(samples["still portrait (render_frames)"]) // 2]
     for name, values in samples.items():
         median = sorted(values)[len(values) // 2]

@@ -36,6 +36,8 @@ import time
 
 import torch
 
+from joyvasa.runtime.progress import Progress, add_progress_flags
+
 
 def reference_step(generator, config, batch, optimizer, params):
     """One upstream-style two-clip step (see the module notes); returns the loss."""
@@ -132,19 +134,22 @@ class _Run:
         return time.perf_counter() - start, float(loss.detach())
 
 
-def _timed(runs: dict, batch, steps: int, batches: dict | None = None) -> dict:
+def _timed(runs: dict, batch, steps: int, batches: dict | None = None, progress=None) -> dict:
     """Warm-up once each, then ``steps`` rounds in which every run steps once (interleaved);
     each run's step of a round starts from the same seed (the same draws where they align).
-    ``batches``: a run's own batch by name (else ``batch``)."""
+    ``batches``: a run's own batch by name (else ``batch``); ``progress``: a
+    :class:`joyvasa.runtime.progress.Progress` (on stderr) or None."""
     times = {name: [] for name in runs}
     losses = {name: [] for name in runs}
-    for round_index in range(steps + 1):
-        for name, run in runs.items():
-            torch.manual_seed(round_index)
-            seconds, loss = run.step((batches or {}).get(name, batch))
-            if round_index:
-                times[name].append(seconds)
-                losses[name].append(loss)
+    with (progress or Progress(bars=False)).bar("steps (warm-up + timed)", total=(steps + 1) * len(runs)) as bar:
+        for round_index in range(steps + 1):
+            for name, run in runs.items():
+                torch.manual_seed(round_index)
+                seconds, loss = run.step((batches or {}).get(name, batch))
+                bar.update()
+                if round_index:
+                    times[name].append(seconds)
+                    losses[name].append(loss)
     return {name: (statistics.mean(times[name]), statistics.median(times[name]), min(times[name]),
                    statistics.mean(losses[name])) for name in runs}
 
@@ -162,7 +167,9 @@ def main(argv=None) -> int:
     p.add_argument("--compile", action="store_true", help="torch.compile our denoiser")
     p.add_argument("--no-bf16", action="store_true")
     p.add_argument("--profile", action="store_true", help="print the top operators of one of our steps")
+    add_progress_flags(p)
     args = p.parse_args(argv)
+    progress = Progress.from_args(args)
 
     from joyvasa.audio import build_audio_encoder
     from joyvasa.bench.machine import cpu_flags
@@ -184,14 +191,14 @@ def main(argv=None) -> int:
         runs[reference] = _Run(config, copy.deepcopy(generator), device, reference=True)
     if args.profile:
         _profile(runs[ours], batch)
-    results = _timed(runs, batch, args.steps)
+    results = _timed(runs, batch, args.steps, progress=progress)
     if not args.no_frozen:
         frozen = config.replace(audio_training="frozen")
         frozen_runs = {} if mode == "frozen" else {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device)}
         frozen_runs["ours (frozen, feature cache)"] = _Run(frozen.replace(feature_cache=True),
                                                            copy.deepcopy(generator), device)
         cached = dict(batch, features=_cached_features(copy.deepcopy(generator), frozen, batch))
-        results.update(_timed(frozen_runs, batch, args.steps, {"ours (frozen, feature cache)": cached}))
+        results.update(_timed(frozen_runs, batch, args.steps, {"ours (frozen, feature cache)": cached}, progress))
     _print_table(results, args.batch_size)
     if reference in results:
         ratio = results[reference][0] / results[ours][0]
@@ -201,7 +208,7 @@ def main(argv=None) -> int:
         print(f"feature cache: {ratio:.2f}x the frozen step's speed")
     if device.type == "cuda":
         big = _timed({"ours (finetune)": _Run(config.replace(batch_size=16), copy.deepcopy(generator), device)},
-                     _synthetic_batch(config, 16, device), args.steps)
+                     _synthetic_batch(config, 16, device), args.steps, progress=progress)
         mean = big["ours (finetune)"][0]
         print(f"batch 16 on {torch.cuda.get_device_name(device)}: {1 / mean:.2f} steps/s, "
               f"{16 / mean:.1f} samples/s; peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
