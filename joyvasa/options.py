@@ -35,12 +35,13 @@ from joyvasa.motion.denoiser import CONSTANT_ROW, PE_VARIANTS, PER_POSITION
 from joyvasa.motion.motion import MODEL_FPS, UPSTREAM_SMOOTHING
 from joyvasa.motion.samplers import SAMPLERS
 from joyvasa.motion.windows import TIMINGS
-from joyvasa.video.dub import LOOP_MODES, MOUTH_MODES
 
 CUSTOM_PRESET = "custom"
 AUTO_PE_VARIANT = "auto"
 PRESETS = (CUSTOM_PRESET, *DRIVING_PRESETS)
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
+LOOP_MODES = ("loop", "ping-pong")  # dubbing, a video shorter than the audio: start again, or play backwards
+MOUTH_MODES = ("replace", "relative")  # dubbing, lip rows from the motion: absolute (mouth closed first) or upstream's
 
 
 class OptionError(ValueError):

@@ -34,11 +34,10 @@ import torch
 
 from joyvasa.face import detect_faces, even_size, warp_crops
 from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, transform_keypoints
+from joyvasa.options import LOOP_MODES, MOUTH_MODES
 from joyvasa.video.compose import paste_each
 from joyvasa.video.reading import FrameSource, VideoInputError
 
-LOOP_MODES = ("loop", "ping-pong")  # a video shorter than the audio: start again, or play backwards
-MOUTH_MODES = ("replace", "relative")  # lip rows from the motion: absolute (mouth closed first) or upstream's
 CROP_DSIZE = 512  # the crop the windows are made for (joyvasa.video.motion's)
 PLAYED = {"loop": "looped", "ping-pong": "ping-ponged"}
 NO_FACE_FLOOR = 0.01  # min_face_fraction while tracking (its lowest): faceless frames are kept
