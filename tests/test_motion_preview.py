@@ -1,13 +1,12 @@
 """Motion preview: the render's own driving keypoints drawn over the crop, milliseconds per frame."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
 from joyvasa import pipeline
-from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, rotation_matrix
+from joyvasa.bench.controls import preview_renderer_and_source
+from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
 from joyvasa.motion import Motion
 from joyvasa.options import RenderOptions, StageOptions
 from joyvasa.pipeline import driving_keypoints
@@ -17,17 +16,7 @@ NO_STITCHING = RenderOptions(stitching=False)
 
 
 def _source():
-    generator = torch.Generator().manual_seed(0)
-    kp = (torch.rand(1, 21, 3, generator=generator) - 0.5) * 0.8  # inside the crop
-    info = {
-        "kp": kp, "exp": torch.zeros(1, 21, 3), "scale": torch.ones(1, 1), "t": torch.zeros(1, 3),
-        "pitch": torch.zeros(1, 1), "yaw": torch.zeros(1, 1), "roll": torch.zeros(1, 1),
-        "R": rotation_matrix(torch.zeros(1), torch.zeros(1), torch.zeros(1)),
-    }
-    info["x_s"] = kp.clone()
-    crop = SimpleNamespace(crop_256=torch.full((256, 256, 3), 0.5), crop_512=torch.full((512, 512, 3), 0.5),
-                           landmarks=None)
-    return SimpleNamespace(kp_info=info, x_s=info["x_s"], crop=crop, lip_delta=None)
+    return preview_renderer_and_source()[1]
 
 
 def _motion(frames=40, fps=25.0):
@@ -37,7 +26,7 @@ def _motion(frames=40, fps=25.0):
                   roll=torch.zeros(frames, 1), fps=fps)
 
 
-RENDERER = SimpleNamespace(kind="human", stitching=None, device=torch.device("cpu"))
+RENDERER = preview_renderer_and_source()[0]  # what the preview reads, without networks
 
 
 def test_keypoints_span_the_crop_as_the_warping_grid_does():
