@@ -21,7 +21,7 @@ import sys
 import time
 
 from joyvasa.options import add_option_flags
-from joyvasa.runtime.progress import Progress, add_progress_flags, final_line, format_seconds, seconds_per
+from joyvasa.runtime.progress import Progress, add_progress_flags, final_line, format_seconds
 from joyvasa.training.config import TrainConfig, merge_for_resume, stored_config
 
 

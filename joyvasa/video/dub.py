@@ -125,7 +125,7 @@ def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, mode
     video, no frames kept). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`; the
     window always follows the face here (crop tracked)."""
     from joyvasa.video.crop_options import VideoCropOptions
-    from joyvasa.video.motion import _refuse_faceless, plan_crop
+    from joyvasa.video.motion import refuse_faceless, plan_crop
 
     if output_frames < 1:
         raise ValueError("The motion has no frames, so there is nothing to dub (is the audio empty?).")
@@ -135,7 +135,7 @@ def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, mode
     used = FirstFrames(source, output_frames)
     crop_plan = plan_crop(used, crop, model_folders=model_folders)
     if all(shot.problem for shot in crop_plan.shots):
-        _refuse_faceless(crop_plan, used)  # no face anywhere: nothing to dub
+        refuse_faceless(crop_plan, used)  # no face anywhere: nothing to dub
     matrices = np.asarray(crop_plan.matrices, dtype=np.float32)
     if str(crop.detector).lower() in ("none", "bbox"):
         has_face = np.ones(len(matrices), dtype=bool)

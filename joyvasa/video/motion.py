@@ -238,11 +238,11 @@ def track_crop_matrices(source: FrameSource, options: VideoCropOptions | None = 
     """(N, 3, 3) float32 original->crop matrices, one per frame of ``source``; a shot
     without a face is an error (see :func:`plan_crop`)."""
     plan = plan_crop(source, options or VideoCropOptions(), face_box=face_box, model_folders=model_folders)
-    _refuse_faceless(plan, source)
+    refuse_faceless(plan, source)
     return plan.matrices
 
 
-def _refuse_faceless(plan: CropPlan, source: FrameSource) -> None:
+def refuse_faceless(plan: CropPlan, source: FrameSource) -> None:
     bad = [shot for shot in plan.shots if shot.problem]
     if bad:
         raise FaceCropError(
@@ -342,7 +342,7 @@ def extract_motion(extractor, source: FrameSource, options: VideoCropOptions | N
     """Crop and run ``extractor.extract_kp_info`` (e.g. :class:`LivePortraitModels`) on every
     frame of ``source`` -> one Motion at ``source.fps`` over all its shots."""
     plan = plan_crop(source, options or VideoCropOptions(), face_box=face_box, model_folders=model_folders)
-    _refuse_faceless(plan, source)
+    refuse_faceless(plan, source)
     parts = extract_shots(extractor, source, plan, frames_per_batch=frames_per_batch, progress=progress)
     return _motion_of({key: [getattr(p.motion, key) for p in parts] for key in MOTION_KEYS}, source.fps)
 
