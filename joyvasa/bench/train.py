@@ -106,6 +106,7 @@ class _Run:
 
     def __init__(self, config, generator, device, reference: bool = False):
         from joyvasa.training import TwoClipObjective
+        from joyvasa.training.fast_dropout import use_fast_dropout
         from joyvasa.training.trainer import autocast_for, make_optimizer, set_trainable
 
         self.config, self.generator, self.reference, self.device = config, generator, reference, device
@@ -114,6 +115,7 @@ class _Run:
         if reference:
             self.optimizer = torch.optim.Adam(self.params, lr=config.lr, foreach=False)
         else:
+            use_fast_dropout(generator)
             self.objective = TwoClipObjective(generator, config)
             self.optimizer = make_optimizer(self.params, config, device)
             self.autocast = autocast_for(device, config.bf16)

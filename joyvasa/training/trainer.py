@@ -32,6 +32,7 @@ from joyvasa.motion.loading import carries_audio_encoder, load_motion_generator
 from .checkpointing import last_checkpoint, load_resume_state, prune_checkpoints, save_best, save_checkpoint
 from .config import TrainConfig, merge_for_resume, stored_config
 from .dataset import ClipSampler, training_batches
+from .fast_dropout import use_fast_dropout
 from .feature_cache import FeatureCache
 from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
@@ -241,6 +242,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     val_batches = val_data.fixed_batches(config.batch_size, config.val_batches) if val_data is not None else []
 
     params = set_trainable(generator, config.audio_training)
+    use_fast_dropout(generator)  # the same dropout, its CPU mask drawn at a fraction of the cost
     generator.to(device)
     objective = TwoClipObjective(generator, config)
     batches_from = train_data
