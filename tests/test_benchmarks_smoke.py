@@ -41,11 +41,11 @@ ENTRY_POINTS = {
         r"== audio features and motion sampling \(1 s of audio\)", r"1 windows of 4 s",
         r"features \(HuBERT \+ projection\)\s+\d+\.\d+", r"DDIM 2 steps, CFG\s+\d+\.\d+",
         r"DDIM 3 steps, CFG\s+\d+\.\d+", r"DDPM 50, uncached decoder \(reference-style\)\s+\d+\.\d+"]),
-    "train": ("joyvasa.bench.train", "--size tiny --batch-size 1 --audio-training frozen --steps 1 --device cpu "
-              "--no-frozen", [
+    "train": ("joyvasa.bench.train", "--size tiny --batch-size 1 --audio-training frozen --steps 1 --device cpu", [
         r"size tiny, device cpu, batch 1 \(8 s crops\), audio frozen", r"\| ours \(frozen\) \| \d+\.\d+",
         r"\| reference \(frozen\) \| \d+\.\d+", r"ours is \d+\.\d+x the reference's speed",
-        r"batch 16 on a GPU: unmeasured"]),
+        r"\| ours \(frozen, feature cache\) \| \d+\.\d+", r"feature cache: \d+\.\d+x the frozen step's speed",
+        r"cache, truncated live: \d+\.\d+x the frozen step's speed", r"batch 16 on a GPU: unmeasured"]),
     "dataset": ("joyvasa.bench.dataset", "--clips 2 --seconds 5 --batches 2 --batch-size 2", [
         r"== training data memory: 20 clips of 5 s", r"lazy\s+2 clips .*after batches\s+\d+\.\d+ MiB",
         r"lazy\s+20 clips .*after batches", r"in-memory\s+20 clips .*loaded\s+\d+\.\d+ MiB",

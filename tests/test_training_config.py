@@ -169,6 +169,65 @@ def test_cached_features_give_the_live_loss(truncation, null_audio):
     torch.testing.assert_close(cached, live)
 
 
+def test_cached_truncated_windows_give_the_loss_of_encoding_them_at_their_cut():
+    """cache_truncated: a truncated window takes the batch's cut and the cache's features of
+    the window cut there, the loss of encoding that truncated window live."""
+    from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.training import TwoClipObjective
+    from joyvasa.training.trainer import set_trainable
+
+    config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, audio_training="frozen",
+                         trunc_prob_clip0=0.6, trunc_prob_clip1=0.6, null_audio_prob=0.2)
+    torch.manual_seed(0)
+    generator = build_generator(config, tiny_audio_encoder())
+    set_trainable(generator, "frozen")
+    objective = TwoClipObjective(generator, config)
+    batch = {"motion": torch.randn(4, 50, 70), "audio": 0.1 * torch.randn(4, 50 * 640),
+             "valid_frames": torch.tensor([50, 50, 40, 30])}
+    for row, valid in enumerate(batch["valid_frames"].tolist()):  # a short clip's crop is zero-padded
+        batch["audio"][row, valid * 640:] = 0
+    cuts = torch.tensor([[5, 20], [12, 3], [24, 7], [9, 24]])
+    windows = batch["audio"].view(8, -1)
+    keep = torch.arange(25).unsqueeze(0) < cuts.reshape(-1, 1)
+    with torch.no_grad():
+        whole = audio_hidden_states(generator.audio_encoder, windows, 25, 25)[1].view(4, 2, 25, -1)
+        cut = audio_hidden_states(generator.audio_encoder, windows * keep.repeat_interleave(640, 1), 25, 25)[1]
+    for seed in range(3):
+        torch.manual_seed(seed)
+        live = objective(**batch, features=whole, cuts=cuts)[0]
+        torch.manual_seed(seed)
+        cached = objective(**batch, features=whole, truncated_features=cut.view(4, 2, 25, -1), cuts=cuts)[0]
+        torch.testing.assert_close(cached, live)
+
+
+def test_feature_cache_draws_one_cut_per_window_and_encodes_the_window_cut_there(tmp_path):
+    from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.motion import MotionTemplate
+    from joyvasa.training.dataset import ClipSampler
+    from joyvasa.training.feature_cache import FeatureCache
+    from tests.training_data import write_synthetic_dataset
+
+    train_ids, _ = write_synthetic_dataset(tmp_path, n_train=2, n_val=1, frames=60)
+    template = MotionTemplate.load(tmp_path / "motion_template.pkl")
+    sampler = ClipSampler(tmp_path, train_ids, template, 25, 70)
+    encoder = tiny_audio_encoder()
+    cache = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"), truncated=True, seed=3)
+    again = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"), truncated=True, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(cache.cuts, again.cuts))  # the run's seed fixes the cuts
+    cuts = torch.cat(cache.cuts)
+    assert len(cuts) == 6 and int(cuts.min()) >= 3 and int(cuts.max()) < 25
+    clip = sampler.clips[0]
+    audio = torch.nn.functional.pad(clip.audio(), (0, 75 * 640 - clip.audio().numel())).view(3, -1)
+    audio[1, int(cache.cuts[0][1]) * 640:] = 0
+    with torch.no_grad():
+        expected = audio_hidden_states(encoder.eval(), audio[1:2], 25, 25)[1][0]
+    torch.testing.assert_close(cache.truncated[0][1], expected)
+    batch = cache.sample_batch(3, torch.Generator().manual_seed(0))
+    assert batch["truncated_features"].shape == batch["features"].shape and batch["cuts"].shape == (3, 2)
+    plain = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"))
+    assert "cuts" not in plain.sample_batch(2, torch.Generator().manual_seed(0))
+
+
 def test_dropped_windows_skip_the_encoder_pass_with_gradients():
     """A window whose audio condition is dropped gets no encoder gradient anyway: with every
     condition dropped only clip 0's full audio is encoded (once, without a graph) and the

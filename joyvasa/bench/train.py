@@ -22,9 +22,10 @@ On a shared machine, run it with ``OMP_NUM_THREADS=1``: with more threads than f
 every parallel op waits for a descheduled thread (about 6 ms per op on the 2-core machine
 at load 8), which measures op counts rather than work.
 
-Then ours with a frozen encoder, and with the frozen-encoder feature cache (the batch
-carries the two windows' features; truncated windows are still encoded live), and, on a
-GPU, samples per second at batch 16.
+Then ours with a frozen encoder, and with the frozen-encoder feature cache: the batch
+carries the two windows' features and, as ``cache_truncated`` builds them, each window cut
+at its one cut; and the cache with ``--no-cache-truncated`` (truncated windows encoded live
+at a new cut). On a GPU, samples per second at batch 16.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import time
 import torch
 
 from joyvasa.runtime.progress import Progress, add_progress_flags
+
+CACHED, CACHED_LIVE_CUTS = "ours (frozen, feature cache)", "ours (frozen, cache, truncated live)"
 
 
 def reference_step(generator, config, batch, optimizer, params):
@@ -197,17 +200,21 @@ def main(argv=None) -> int:
     if not args.no_frozen:
         frozen = config.replace(audio_training="frozen")
         frozen_runs = {} if mode == "frozen" else {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device)}
-        frozen_runs["ours (frozen, feature cache)"] = _Run(frozen.replace(feature_cache=True),
-                                                           copy.deepcopy(generator), device)
-        cached = dict(batch, features=_cached_features(copy.deepcopy(generator), frozen, batch))
-        results.update(_timed(frozen_runs, batch, args.steps, {"ours (frozen, feature cache)": cached}, progress))
+        cache = frozen.replace(feature_cache=True)
+        frozen_runs[CACHED] = _Run(cache, copy.deepcopy(generator), device)
+        frozen_runs[CACHED_LIVE_CUTS] = _Run(cache.replace(cache_truncated=False), copy.deepcopy(generator), device)
+        cached = _cached_batch(copy.deepcopy(generator), frozen, batch)
+        live_cuts = {k: v for k, v in cached.items() if k not in ("truncated_features", "cuts")}
+        results.update(_timed(frozen_runs, batch, args.steps, {CACHED: cached, CACHED_LIVE_CUTS: live_cuts},
+                              progress))
     _print_table(results, args.batch_size)
     if reference in results:
         ratio = results[reference][0] / results[ours][0]
         print(f"ours is {ratio:.2f}x the reference's speed (mean step time, interleaved)")
-    if "ours (frozen, feature cache)" in results and "ours (frozen)" in results:
-        ratio = results["ours (frozen)"][0] / results["ours (frozen, feature cache)"][0]
-        print(f"feature cache: {ratio:.2f}x the frozen step's speed")
+    for name in (CACHED, CACHED_LIVE_CUTS):
+        if name in results and "ours (frozen)" in results:
+            print(f"{name[len('ours (frozen, '):-1]}: {results['ours (frozen)'][0] / results[name][0]:.2f}x "
+                  "the frozen step's speed")
     if device.type == "cuda":
         big = _timed({"ours (finetune)": _Run(config.replace(batch_size=16), copy.deepcopy(generator), device)},
                      _synthetic_batch(config, 16, device), args.steps, progress=progress)
@@ -219,14 +226,23 @@ def main(argv=None) -> int:
     return 0
 
 
-def _cached_features(generator, config, batch) -> torch.Tensor:
-    """(B, 2, n, hidden): what the feature cache holds for the batch's two windows."""
+def _cached_batch(generator, config, batch, seed: int = 0) -> dict:
+    """``batch`` with what the feature cache holds for its two windows: their features, and
+    each window truncated at one cut drawn as the cache draws it (``cache_truncated``)."""
     from joyvasa.audio.encoder import audio_hidden_states
+    from joyvasa.training.dataset import SAMPLES_PER_FRAME
+    from joyvasa.training.objective import MIN_TRUNCATED_FRAMES
 
+    n = config.n_motions
     windows = batch["audio"].view(-1, batch["audio"].shape[1] // 2)
+    cuts = torch.randint(MIN_TRUNCATED_FRAMES, n, (windows.shape[0],), generator=torch.Generator().manual_seed(seed))
+    keep = (torch.arange(n).unsqueeze(0) < cuts.unsqueeze(1)).repeat_interleave(SAMPLES_PER_FRAME, dim=1)
+    encoder = generator.audio_encoder.eval()
     with torch.no_grad():
-        hidden = audio_hidden_states(generator.audio_encoder.eval(), windows, config.n_motions, config.fps)[1]
-    return hidden.view(batch["audio"].shape[0], 2, *hidden.shape[1:])
+        whole, cut = (audio_hidden_states(encoder, w, n, config.fps)[1] for w in (windows, windows * keep.to(windows)))
+    size = batch["audio"].shape[0]
+    return dict(batch, features=whole.view(size, 2, *whole.shape[1:]),
+                truncated_features=cut.view(size, 2, *cut.shape[1:]), cuts=cuts.view(size, 2).to(windows.device))
 
 
 def _print_table(results: dict, batch_size: int) -> None:

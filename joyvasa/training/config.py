@@ -85,6 +85,11 @@ class TrainConfig(_Checked):
                                        "chinese-hubert-base: p 0.05, spans of 10, at least 2).")
     feature_cache: bool = train_setting(False, "Frozen encoder only: encode every clip's windows once and "
                                         "reuse the features (crops then start on whole windows).")
+    cache_truncated: bool = train_setting(True, "With feature_cache: also encode each window once truncated, "
+                                          "at one cut drawn per window when the cache is built (a truncated "
+                                          "window then always has that cut, as crops start on whole windows); "
+                                          "off: truncated windows are encoded live at a new cut every step "
+                                          "(about 2.5x slower).")
     # -- optimisation ---------------------------------------------------------------------
     batch_size: int = train_setting(16, "Samples per step and process (upstream 16).", min=1, max=4096)
     accumulate_steps: int = train_setting(1, "Batches whose gradients are summed before one update "

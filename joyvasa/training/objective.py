@@ -59,7 +59,7 @@ class TwoClipObjective(nn.Module):
                                        spec_augment=cfg.spec_augment and not frozen,
                                        cnn_rows=1 if audio.device.type == "cpu" else None)[1]
 
-    def _window_features(self, wav0, wav_in, truncated, dropped, features):
+    def _window_features(self, wav0, wav_in, truncated, dropped, features, truncated_features=None):
         """The encoder features of the windows not dropped, (rows, n, hidden) in row order
         (clip 0's then clip 1's), and clip 1's audio condition source: the last n_prev
         features of clip 0's full audio, (B, n_prev, hidden), detached.
@@ -67,13 +67,16 @@ class TwoClipObjective(nn.Module):
         Encoder calls: the kept windows (with gradients while fine-tuning), and, without a
         graph, clip 0's full audio where clip 0 was truncated or dropped (upstream's no_grad
         re-encode); one call when the encoder is frozen. ``features``: the cached whole
-        windows (B, 2, n, hidden); then only kept truncated windows are encoded."""
+        windows (B, 2, n, hidden); then only kept truncated windows are encoded, unless
+        ``truncated_features`` holds them (cut where the batch's ``cuts`` say)."""
         n_prev, batch = self.config.n_prev_motions, wav0.shape[0]
         kept = ~dropped
         if features is not None:  # cached whole windows, clip 0's full audio included
             used = torch.cat([features[:, 0], features[:, 1]])[kept]
             live = torch.cat(truncated)[kept]
-            if bool(live.any()):
+            if bool(live.any()) and truncated_features is not None:
+                used[live] = torch.cat([truncated_features[:, 0], truncated_features[:, 1]])[kept][live]
+            elif bool(live.any()):
                 used[live] = self.encode_audio(wav_in[kept][live]).to(used.dtype)
             return used, features[:, 0, -n_prev:]
         full = truncated[0] | dropped[:batch]  # clip 0 samples whose full audio the kept pass lacks
@@ -97,12 +100,15 @@ class TwoClipObjective(nn.Module):
         return used, prev_hidden
 
     def forward(self, motion: torch.Tensor, audio: torch.Tensor, valid_frames: torch.Tensor,
-                features: torch.Tensor | None = None):
+                features: torch.Tensor | None = None, truncated_features: torch.Tensor | None = None,
+                cuts: torch.Tensor | None = None):
         """motion (B, 2n, D) normalised, audio (B, 2n * 640), valid_frames (B,) ->
         (weighted total loss, {term: value averaged over the two clips}).
 
         ``features`` (B, 2, n, hidden): the frozen encoder's features of the two whole
-        windows (:mod:`.feature_cache`); then only truncated, not dropped windows are encoded here."""
+        windows (:mod:`.feature_cache`); then only truncated, not dropped windows are encoded here.
+        ``truncated_features`` (B, 2, n, hidden) and ``cuts`` (B, 2): the cache's truncated
+        windows and their cuts; a truncated clip is then cut there and nothing is encoded."""
         cfg, model = self.config, self.generator
         n, n_prev, spf = cfg.n_motions, cfg.n_prev_motions, SAMPLES_PER_FRAME
         batch, device = motion.shape[0], motion.device
@@ -114,6 +120,8 @@ class TwoClipObjective(nn.Module):
             end = (valid_frames.to(device) - clip * n).clamp(0, n)
             truncate = torch.rand(batch, device=device) < (cfg.trunc_prob_clip0 if clip == 0 else cfg.trunc_prob_clip1)
             random_end = torch.randint(MIN_TRUNCATED_FRAMES, n, (batch,), device=device)
+            if cuts is not None:  # the cache's cut of this window (its truncated features are cut there)
+                random_end = cuts[:, clip].to(device)
             end = torch.where(truncate, torch.minimum(end, random_end), end)
             keep = frames < end.unsqueeze(1)  # (B, n)
             end_idx.append(end)
@@ -124,7 +132,8 @@ class TwoClipObjective(nn.Module):
         # (clip 1) or used detached only (clip 0's, for clip 1's conditions), so it skips
         # the encoder pass that carries gradients; its gradient there would be zero anyway.
         dropped = torch.rand(2 * batch, device=device) < cfg.null_audio_prob
-        used, prev_hidden = self._window_features(wav[0], torch.cat(wav_in), truncated, dropped, features)
+        used, prev_hidden = self._window_features(wav[0], torch.cat(wav_in), truncated, dropped, features,
+                                                  truncated_features)
         projected = model.project_audio(used)  # (rows not dropped, n, d)
         audio_feat = projected.new_zeros(2 * batch, n, projected.shape[-1])
         audio_feat[~dropped] = projected

@@ -247,7 +247,8 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     objective = TwoClipObjective(generator, config)
     batches_from = train_data
     if config.feature_cache:  # frozen encoder: every window encoded once
-        batches_from = FeatureCache(train_data, generator.audio_encoder, config.n_motions, config.fps, device)
+        batches_from = FeatureCache(train_data, generator.audio_encoder, config.n_motions, config.fps, device,
+                                    truncated=config.cache_truncated, seed=config.seed)
     if config.compile:
         generator.denoising_net.compile()
     optimizer = make_optimizer(params, config, device)
