@@ -11,6 +11,8 @@ One forward pass takes a batch of 2 x n_motions frames and returns the loss term
   As upstream, a truncated clip 0 does not blank clip 1's conditions: clip 1 sees
   clip 0's full ground truth, and the features of clip 0's full audio (re-encoded
   without a graph for the truncated samples, upstream's no_grad pass);
+  with the feature cache's truncated windows (``cache_truncated``) a truncated clip is cut
+  at its window's cached cut instead of a fresh one;
 * while the encoder is fine-tuned, SpecAugment time masking of its features
   (``spec_augment``, upstream's HuBERT / wav2vec2 forward in training mode);
 * audio-condition dropout: with p = 0.1 a sample's current-window audio features
