@@ -228,6 +228,37 @@ def test_feature_cache_draws_one_cut_per_window_and_encodes_the_window_cut_there
     assert "cuts" not in plain.sample_batch(2, torch.Generator().manual_seed(0))
 
 
+def test_feature_cache_on_disk_equals_the_in_memory_one_and_is_reused(tmp_path):
+    from joyvasa.motion import MotionTemplate
+    from joyvasa.training.dataset import ClipSampler
+    from joyvasa.training.feature_cache import MANIFEST, FeatureCache
+    from tests.training_data import write_synthetic_dataset
+
+    train_ids, _ = write_synthetic_dataset(tmp_path / "data", n_train=3, n_val=1, frames=60)
+    sampler = ClipSampler(tmp_path / "data", train_ids, MotionTemplate.load(tmp_path / "data" / "motion_template.pkl"),
+                          25, 70)
+    encoder, cpu = tiny_audio_encoder(), torch.device("cpu")
+    calls = []
+    encoder.feature_extractor.register_forward_hook(lambda *_: calls.append(1))
+    memory = FeatureCache(sampler, encoder, 25, 25, cpu, truncated=True, seed=2)
+    folder = tmp_path / "run" / "feature_cache"
+    disk = FeatureCache(sampler, encoder, 25, 25, cpu, truncated=True, seed=2, directory=folder)
+    assert (folder / MANIFEST).is_file() and (folder / "whole.npy").is_file() and (folder / "cut.npy").is_file()
+    for ours, theirs in ((disk.features, memory.features), (disk.truncated, memory.truncated), (disk.cuts, memory.cuts)):
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    calls.clear()
+    again = FeatureCache(sampler, encoder, 25, 25, cpu, truncated=True, seed=2, directory=folder)
+    assert not calls  # a resumed run reads the folder instead of encoding
+    assert all(torch.equal(a, b) for a, b in zip(again.truncated, memory.truncated))
+    reseeded = FeatureCache(sampler, encoder, 25, 25, cpu, truncated=True, seed=3, directory=folder)
+    assert calls and not all(torch.equal(a, b) for a, b in zip(reseeded.cuts, memory.cuts))
+    calls.clear()
+    other = tiny_audio_encoder(seed=1)
+    rebuilt = FeatureCache(sampler, other, 25, 25, cpu, directory=folder)  # other weights: encoded again
+    assert not torch.equal(rebuilt.features[0], memory.features[0])
+    assert disk.sample_batch(2, torch.Generator().manual_seed(0))["features"].shape == (2, 2, 25, 32)
+
+
 def test_dropped_windows_skip_the_encoder_pass_with_gradients():
     """A window whose audio condition is dropped gets no encoder gradient anyway: with every
     condition dropped only clip 0's full audio is encoded (once, without a graph) and the

@@ -94,12 +94,12 @@ def test_cli_without_audio_encoder_says_what_to_give(data_dir, tmp_path, capsys)
     assert "--audio-encoder" in capsys.readouterr().err
 
 
-def _ddp_worker(rank, data_dir, run_dir, port):
+def _ddp_worker(rank, data_dir, run_dir, port, feature_cache=False):
     os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    train(config(2, audio_training="frozen"), data_dir, run_dir, audio_encoder=tiny_audio_encoder(),
-          device="cpu", progress=False)
+    train(config(2, audio_training="frozen", feature_cache=feature_cache), data_dir, run_dir,
+          audio_encoder=tiny_audio_encoder(), device="cpu", progress=False)
     torch.distributed.destroy_process_group()
 
 
@@ -111,3 +111,33 @@ def test_ddp_two_cpu_processes(data_dir, tmp_path):
         port = sock.getsockname()[1]
     torch.multiprocessing.spawn(_ddp_worker, args=(str(data_dir), str(tmp_path / "run"), port), nprocs=2)
     assert last_checkpoint(tmp_path / "run").name == "step_0000002.pt"
+
+
+def test_ddp_ranks_share_one_feature_cache(data_dir, tmp_path):
+    """Two ranks each encode half the clips into RUN_DIR/feature_cache; the arrays equal one
+    process's, and the folder is whole (its manifest lists every clip)."""
+    import json
+    import socket
+
+    from joyvasa.data import read_split
+    from joyvasa.motion import MotionTemplate
+    from joyvasa.training.dataset import ClipSampler
+    from joyvasa.training.feature_cache import MANIFEST, FeatureCache
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run_dir = tmp_path / "run"
+    torch.multiprocessing.spawn(_ddp_worker, args=(str(data_dir), str(run_dir), port, True), nprocs=2)
+    assert last_checkpoint(run_dir).name == "step_0000002.pt"
+    train_ids, _ = read_split(data_dir)
+    sampler = ClipSampler(data_dir, train_ids, MotionTemplate.load(data_dir / "motion_template.pkl"), 25, 70)
+    one = FeatureCache(sampler, tiny_audio_encoder(), 25, 25, torch.device("cpu"), truncated=True, seed=0)
+    encoder, calls = tiny_audio_encoder(), []
+    encoder.feature_extractor.register_forward_hook(lambda *_: calls.append(1))
+    shared = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"), truncated=True, seed=0,
+                          directory=run_dir / "feature_cache")
+    assert not calls  # read from the ranks' folder, not encoded again
+    assert len(json.loads((run_dir / "feature_cache" / MANIFEST).read_text())["clips"]) == len(train_ids) == 4
+    for a, b in zip(one.features + one.truncated, shared.features + shared.truncated):
+        torch.testing.assert_close(a, b)

@@ -18,12 +18,23 @@ encoder pass is left in a step. Without it, truncated windows whose audio condit
 kept (about 3 in 10) are encoded live at a new cut every step (see the training README's
 "Speed of one step").
 
-Memory: n_motions x hidden float32 per window, about 270 MB per hour of audio at
-hidden 768; twice that with ``cache_truncated``.
+Storage: n_motions x hidden float32 per window, about 270 MB per hour of audio at hidden
+768; twice that with ``cache_truncated``. The trainer keeps it in ``RUN_DIR/feature_cache``
+(``whole.npy``, ``cut.npy`` and ``cache.json``), memory-mapped: the page cache holds one
+copy for every rank and DataLoader worker, each of the ranks encodes every world-th clip
+once, and a resumed run whose clips, encoder, window size, seed and truncation are the
+same reuses it instead of encoding again. Without a folder (tests, benchmarks) the
+arrays are in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from joyvasa.audio.encoder import audio_hidden_states
@@ -31,41 +42,41 @@ from joyvasa.audio.encoder import audio_hidden_states
 from .dataset import SAMPLES_PER_FRAME, ClipSampler, sample_generator
 from .objective import MIN_TRUNCATED_FRAMES
 
+MANIFEST = "cache.json"  # written last: the arrays beside it are whole
+FORMAT = 1
+
 
 class FeatureCache:
     """The sampler's batches (same random streams, see :mod:`.dataset`) with ``features``
     (B, 2, n, hidden) added: the cached features of the two windows the crop covers; with
-    ``truncated``, also ``truncated_features`` (B, 2, n, hidden) and their ``cuts`` (B, 2)."""
+    ``truncated``, also ``truncated_features`` (B, 2, n, hidden) and their ``cuts`` (B, 2).
+
+    ``directory``: keep the arrays there, memory-mapped and shared (see the module notes);
+    ``rank`` / ``world`` / ``barrier``: the process group's, so each rank encodes its share."""
 
     def __init__(self, sampler: ClipSampler, encoder, n_motions: int, fps: int, device, chunk: int = 8,
-                 truncated: bool = False, seed: int = 0):
+                 truncated: bool = False, seed: int = 0, directory=None, rank: int = 0, world: int = 1,
+                 barrier=None):
         self.sampler, self.n = sampler, n_motions
-        self.features: list[torch.Tensor] = []  # per clip: (n_windows, n, hidden) on the CPU
-        self.truncated: list[torch.Tensor] = []  # per clip, with ``truncated``: the same windows cut at ...
-        self.cuts: list[torch.Tensor] = []  # ... (n_windows,) frames, one per window
-        cut_draws = torch.Generator().manual_seed(seed)
-        was_training = encoder.training
-        encoder.eval()
-        for clip in sampler.clips:  # ClipFile: read one clip at a time, keep only its features
-            n_windows = -(-clip.frames // n_motions)  # the last one zero-padded, as a crop would be
-            audio = clip.audio()
-            audio = torch.nn.functional.pad(audio, (0, n_windows * n_motions * SAMPLES_PER_FRAME - audio.numel()))
-            windows = audio.view(n_windows, n_motions * SAMPLES_PER_FRAME)
-            self.features.append(self._encode(encoder, windows, fps, device, chunk))
-            if truncated:
-                cuts = torch.randint(MIN_TRUNCATED_FRAMES, n_motions, (n_windows,), generator=cut_draws)
-                keep = torch.arange(n_motions).unsqueeze(0) < cuts.unsqueeze(1)
-                cut_windows = windows * keep.repeat_interleave(SAMPLES_PER_FRAME, dim=1)
-                self.truncated.append(self._encode(encoder, cut_windows, fps, device, chunk))
-                self.cuts.append(cuts)
-        encoder.train(was_training)
+        counts = [-(-clip.frames // n_motions) for clip in sampler.clips]  # the last window zero-padded
+        starts = list(itertools.accumulate(counts, initial=0))
+        kinds = ("whole", "cut") if truncated else ("whole",)
+        shape = (starts[-1], n_motions, encoder.config.hidden_size)
+        cuts = [_window_cuts(seed, index, count, n_motions) for index, count in enumerate(counts)]
+        build = _Build(sampler, encoder, n_motions, fps, device, chunk, starts, cuts if truncated else None)
+        if directory is None:
+            arrays = build.in_memory(kinds, shape)
+        else:
+            identity = {"format": FORMAT, "n_motions": n_motions, "hidden": shape[2], "truncated": truncated,
+                        "seed": seed, "clips": [[Path(c.path).name, c.frames] for c in sampler.clips],
+                        "encoder": encoder_fingerprint(encoder)}
+            arrays = build.on_disk(Path(directory), identity, kinds, shape, rank, world, barrier or (lambda: None))
+        spans = list(zip(starts, starts[1:]))
+        self.features = [arrays["whole"][a:b] for a, b in spans]  # per clip: (n_windows, n, hidden), CPU
+        self.truncated = [arrays["cut"][a:b] for a, b in spans] if truncated else []  # the same, cut at ...
+        self.cuts = cuts if truncated else []  # ... one frame per window
         # A crop starts at window k and takes windows k, k + 1: every window but the last can start one.
-        self.weights = torch.tensor([float(max(1, f.shape[0] - 1)) for f in self.features])
-
-    def _encode(self, encoder, windows: torch.Tensor, fps: int, device, chunk: int) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.cat([audio_hidden_states(encoder, windows[i:i + chunk].to(device), self.n, fps)[1].float().cpu()
-                              for i in range(0, windows.shape[0], chunk)])
+        self.weights = torch.tensor([float(max(1, count - 1)) for count in counts])
 
     def draw(self, generator: torch.Generator) -> dict:
         index = int(torch.multinomial(self.weights, 1, generator=generator))
@@ -87,6 +98,97 @@ class FeatureCache:
     def sample_batch(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """A batch drawn from one random stream (benchmarks)."""
         return _stack([self.draw(generator) for _ in range(batch_size)])
+
+
+def _window_cuts(seed: int, clip_index: int, count: int, n_motions: int) -> torch.Tensor:
+    """Clip ``clip_index``'s cut per window, uniform in [MIN_TRUNCATED_FRAMES, n_motions), from
+    the run's seed (whichever rank encodes the clip draws the same)."""
+    draws = torch.Generator().manual_seed(seed * 1_000_003 + clip_index)
+    return torch.randint(MIN_TRUNCATED_FRAMES, n_motions, (count,), generator=draws)
+
+
+def encoder_fingerprint(encoder) -> str:
+    """SHA-1 of the encoder's weights: a cache made with other weights is not reused."""
+    digest = hashlib.sha1()
+    for name, tensor in sorted(encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Build:
+    """Encodes the clips' windows (and, with ``cuts``, each window cut at its cut) into arrays."""
+
+    def __init__(self, sampler, encoder, n_motions, fps, device, chunk, starts, cuts):
+        self.sampler, self.encoder, self.n, self.fps, self.device, self.chunk = (
+            sampler, encoder, n_motions, fps, device, chunk)
+        self.starts, self.cuts = starts, cuts
+
+    def in_memory(self, kinds, shape) -> dict[str, torch.Tensor]:
+        arrays = {kind: torch.empty(shape) for kind in kinds}
+        self.encode(arrays, range(len(self.sampler.clips)))
+        return arrays
+
+    def on_disk(self, directory: Path, identity: dict, kinds, shape, rank, world, barrier) -> dict[str, torch.Tensor]:
+        """The arrays in ``directory``: reused when its manifest says ``identity``, else made
+        there by all ranks (rank r encodes clips r, r + world, ...)."""
+        barrier()  # nobody changes the folder before every rank has looked at it
+        stored = _open_stored(directory, identity, kinds, shape)
+        barrier()
+        if stored is not None:
+            return stored
+        if rank == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / MANIFEST).unlink(missing_ok=True)
+            for kind in kinds:  # the files, full size; every rank then writes its clips' rows
+                np.lib.format.open_memmap(directory / f"{kind}.npy", mode="w+", dtype=np.float32, shape=shape)
+        barrier()
+        maps = {kind: np.load(directory / f"{kind}.npy", mmap_mode="r+") for kind in kinds}
+        self.encode({kind: torch.from_numpy(m) for kind, m in maps.items()}, range(rank, len(self.sampler.clips), world))
+        for m in maps.values():
+            m.flush()
+        del maps
+        barrier()
+        if rank == 0:
+            partial = directory / (MANIFEST + ".partial")
+            partial.write_text(json.dumps(identity) + "\n", encoding="utf-8")
+            partial.replace(directory / MANIFEST)
+        return _open_arrays(directory, kinds)
+
+    def encode(self, arrays: dict[str, torch.Tensor], clip_indices) -> None:
+        n, spf = self.n, SAMPLES_PER_FRAME
+        was_training = self.encoder.training
+        self.encoder.eval()
+        for index in clip_indices:  # one clip read at a time
+            first, stop = self.starts[index], self.starts[index + 1]
+            audio = self.sampler.clips[index].audio()
+            windows = torch.nn.functional.pad(audio, (0, (stop - first) * n * spf - audio.numel())).view(-1, n * spf)
+            arrays["whole"][first:stop] = self._features(windows)
+            if self.cuts is not None:
+                keep = torch.arange(n).unsqueeze(0) < self.cuts[index].unsqueeze(1)
+                arrays["cut"][first:stop] = self._features(windows * keep.repeat_interleave(spf, dim=1))
+        self.encoder.train(was_training)
+
+    def _features(self, windows: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([audio_hidden_states(self.encoder, windows[i:i + self.chunk].to(self.device), self.n,
+                                                  self.fps)[1].float().cpu()
+                              for i in range(0, windows.shape[0], self.chunk)])
+
+
+def _open_arrays(directory: Path, kinds) -> dict[str, torch.Tensor]:
+    # copy-on-write maps: shared pages, writable views for torch (nothing is ever written)
+    return {kind: torch.from_numpy(np.load(directory / f"{kind}.npy", mmap_mode="c")) for kind in kinds}
+
+
+def _open_stored(directory: Path, identity: dict, kinds, shape) -> dict[str, torch.Tensor] | None:
+    try:
+        if json.loads((directory / MANIFEST).read_text(encoding="utf-8")) != identity:
+            return None
+        arrays = _open_arrays(directory, kinds)
+    except (OSError, ValueError):
+        return None
+    return arrays if all(tuple(a.shape) == tuple(shape) for a in arrays.values()) else None
 
 
 def _pair(windows: torch.Tensor, first: int) -> torch.Tensor:

@@ -38,6 +38,7 @@ from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
 from .watch import QUALITY_COLUMNS, RunWatch, evaluated_weights
 
+FEATURE_CACHE_DIR = "feature_cache"  # RUN_DIR/feature_cache: the frozen encoder's features (feature_cache.py)
 LOG_COLUMNS = ["step", "lr", "loss", *LOSS_WEIGHTS, "val_loss", *QUALITY_COLUMNS, "seconds"]
 # Settings an --init checkpoint decides (its weights and args say them); the encoder decides audio_model.
 MODEL_DECIDES = ("motion_feat_dim", "n_motions", "n_prev_motions", "n_diff_steps", "audio_model", "pe_variant")
@@ -248,7 +249,9 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     batches_from = train_data
     if config.feature_cache:  # frozen encoder: every window encoded once
         batches_from = FeatureCache(train_data, generator.audio_encoder, config.n_motions, config.fps, device,
-                                    truncated=config.cache_truncated, seed=config.seed)
+                                    truncated=config.cache_truncated, seed=config.seed,
+                                    directory=run_dir / FEATURE_CACHE_DIR, rank=dist_env.rank,
+                                    world=dist_env.world, barrier=dist_env.barrier)
     if config.compile:
         generator.denoising_net.compile()
     optimizer = make_optimizer(params, config, device)
