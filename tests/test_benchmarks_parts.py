@@ -80,3 +80,17 @@ def test_reference_style_loop_renders_what_the_fast_path_renders():
     fast = models.warp_decode(feature_3d, kp_source, kp_driving).permute(0, 2, 3, 1).numpy()
     difference = np.abs(np.stack(frames) / 255.0 - fast)
     assert difference.max() < 1 / 255 + 1e-4  # uint8 truncation (and float rounding), nothing else
+
+
+def test_the_dub_benchmark_tracks_a_video_its_detector_finds_a_face_in():
+    """``bench.dub --detector`` dubs the example video (the synthetic photo has no face a
+    detector finds): every frame of its plan has a face."""
+    from joyvasa.bench.dub import face_video
+    from joyvasa.video.dub import plan_dub
+    from joyvasa.video.motion import VideoCropOptions
+    from joyvasa.video.reading import TensorFrames
+
+    video = face_video(4, 192)
+    assert video.shape == (4, 192, 192, 3) and 0 <= float(video.min()) and float(video.max()) <= 1
+    plan = plan_dub(TensorFrames(video, 25, 25), 4, "loop", VideoCropOptions(detector="mtcnn"))
+    assert plan.has_face.all()

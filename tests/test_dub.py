@@ -125,6 +125,33 @@ def test_frames_without_a_face_are_kept_unchanged_and_counted():
     assert "2 of 5 video frames show no face" in dubbed.summary()
 
 
+def test_the_plan_reads_the_video_once_and_its_searches_say_where_the_face_is(monkeypatch):
+    """One reading: the crop's own searches (every detect_every-th frame of a shot, and its last)
+    decide which frames have a face; a frame takes the nearest search of its shot."""
+    import joyvasa.video.motion as video_motion
+    from joyvasa.video.reading import read_video_frames
+
+    frames, _ = read_video_frames(REPO_ROOT / "example_inputs" / "joyvasa_head_tilt.mp4")
+    readings, searched = [], []
+
+    class Counted(TensorFrames):
+        def __iter__(self):
+            readings.append(1)
+            return super().__iter__()
+
+    real_detect = video_motion.detect_faces
+
+    def detect(frame, name, model_folders=None):
+        searched.append(1)
+        return real_detect(frame, name, model_folders=model_folders)
+
+    monkeypatch.setattr(video_motion, "detect_faces", detect)
+    plan = plan_dub(Counted(frames[:7], FPS, FPS), 7, "loop", VideoCropOptions(detector="mtcnn", detect_every=3))
+    assert len(readings) == 1
+    assert len(searched) == 3  # frames 0, 3 and 6 (the shot's last)
+    assert plan.has_face.tolist() == [True] * 7
+
+
 def test_bad_inputs_are_clear_errors():
     renderer = tiny_renderer()
     with pytest.raises(VideoInputError, match="N >= 1"):

@@ -18,8 +18,9 @@ Per output frame i (the motion's frame i, at the motion's fps):
    through, kept for comparison.
 4. Warp + decode, then the crop is pasted back onto its own frame with its own window.
 
-Frames where no face was found (searched every ``detect_every``-th frame, the nearest search
-counts) are passed through unchanged and counted. Memory: a batch of frames and their
+Frames where no face was found (searched every ``detect_every``-th frame of a shot and its
+last, the nearest search in the frame's shot counts; those are the crop's own searches) are
+passed through unchanged and counted. Memory: a batch of frames and their
 feature volumes at a time, plus the (N, 3, 3) crop windows; ``ping-pong`` keeps the used video
 frames as uint8 (H x W x 3 bytes each) to play them backwards.
 """
@@ -32,7 +33,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 import torch
 
-from joyvasa.face import detect_faces, even_size, warp_crops
+from joyvasa.face import even_size, warp_crops
 from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, transform_keypoints
 from joyvasa.options import LOOP_MODES, MOUTH_MODES
 from joyvasa.video.compose import paste_each
@@ -97,32 +98,9 @@ class DubPlan:
         return text + "."
 
 
-def face_presence(source: FrameSource, crop, model_folders=None) -> np.ndarray:
-    """(M,) bool: a face on each frame, by the nearest frame the detector searched (every
-    ``crop.detect_every``-th frame and the last)."""
-    name = str(crop.detector).lower()
-    searched, found, count, last = [], [], 0, None
-    for index, frame in enumerate(source):
-        count = index + 1
-        if index % crop.detect_every == 0:
-            searched.append(index)
-            found.append(bool(detect_faces(frame, name, model_folders=model_folders)))
-            last = None
-        else:
-            last = frame
-    if last is not None:
-        searched.append(count - 1)
-        found.append(bool(detect_faces(last, name, model_folders=model_folders)))
-    if count == 0:
-        raise VideoInputError(f"{source.name}: holds no frames.")
-    searched_at = np.asarray(searched)
-    nearest = np.abs(np.arange(count)[:, None] - searched_at[None, :]).argmin(axis=1)
-    return np.asarray(found)[nearest]
-
-
 def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, model_folders=None) -> DubPlan:
-    """Track the face over the first ``output_frames`` frames of ``source`` (two readings of the
-    video, no frames kept). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`; the
+    """Track the face over the first ``output_frames`` frames of ``source`` (one reading of the
+    video, no frames kept; the crop's searches also say where a face is). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`; the
     window always follows the face here (crop tracked)."""
     from joyvasa.video.crop_options import VideoCropOptions
     from joyvasa.video.motion import refuse_faceless, plan_crop
@@ -137,12 +115,7 @@ def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, mode
     if all(shot.problem for shot in crop_plan.shots):
         refuse_faceless(crop_plan, used)  # no face anywhere: nothing to dub
     matrices = np.asarray(crop_plan.matrices, dtype=np.float32)
-    if str(crop.detector).lower() in ("none", "bbox"):
-        has_face = np.ones(len(matrices), dtype=bool)
-    else:
-        has_face = face_presence(used, crop, model_folders)
-    if len(has_face) != len(matrices):
-        raise VideoInputError(f"{source.name}: gave {len(has_face)} frames on one reading, {len(matrices)} on another.")
+    has_face = crop_plan.face_found.copy()
     for shot in crop_plan.shots:  # a shot (between cuts) without a face is kept as it is
         if shot.problem:
             has_face[shot.start:shot.stop] = False

@@ -83,6 +83,9 @@ class CropPlan:
     shots: list[Shot]
     frame_size: tuple[int, int]  # (H, W)
     fps: float
+    # (N,) bool: the tracked face was found on the nearest frame searched in the frame's shot
+    # (every frame True when nothing is searched: crop none or a given box)
+    face_found: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -90,6 +93,7 @@ class _ShotSearch:
     start: int
     hits: list = field(default_factory=list)  # (frame index, window params, face side)
     searched: int = 0
+    searched_at: list = field(default_factory=list)  # (frame index, the tracked face found)
     previous_box: Optional[np.ndarray] = None
 
 
@@ -149,6 +153,7 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
         shot.searched += 1
         faces = detect_faces(frame, detector, model_folders=model_folders)
         face = _nearest_face(faces, shot.previous_box) if faces else None
+        shot.searched_at.append((index, face is not None))
         if face is not None:
             shot.previous_box = face.box
             side = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
@@ -179,9 +184,14 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
     height, width = size
     stops = [s.start for s in searches[1:]] + [count]
     matrices = np.zeros((count, 3, 3), np.float32)
+    face_found = np.ones(count, dtype=bool)
     shots = []
     for search_state, stop in zip(searches, stops):
         start = search_state.start
+        if search_state.searched_at:
+            at, found = (np.asarray(v) for v in zip(*search_state.searched_at))
+            nearest = np.abs(np.arange(start, stop)[:, None] - at[None, :]).argmin(axis=1)
+            face_found[start:stop] = found[nearest]
         if fixed:
             if detector == "bbox":
                 rect = rect_from_box(face_box, **_crop_params(options))
@@ -192,7 +202,8 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
                 shots.append(Shot(start, stop, "none", (0.0, 0.0, float(width), float(height))))
             continue
         shots.append(_shot_windows(search_state, stop, options, (height, width), matrices, source))
-    return CropPlan(matrices=matrices, shots=shots, frame_size=(height, width), fps=source.fps)
+    return CropPlan(matrices=matrices, shots=shots, frame_size=(height, width), fps=source.fps,
+                    face_found=face_found)
 
 
 def _shot_windows(state: _ShotSearch, stop: int, options, size, matrices, source) -> Shot:
