@@ -230,16 +230,15 @@ def _cached_batch(generator, config, batch, seed: int = 0) -> dict:
     """``batch`` with what the feature cache holds for its two windows: their features, and
     each window truncated at one cut drawn as the cache draws it (``cache_truncated``)."""
     from joyvasa.audio.encoder import audio_hidden_states
-    from joyvasa.training.dataset import SAMPLES_PER_FRAME
-    from joyvasa.training.objective import MIN_TRUNCATED_FRAMES
+    from joyvasa.training.feature_cache import window_cuts
+    from joyvasa.training.objective import silence_after
 
     n = config.n_motions
     windows = batch["audio"].view(-1, batch["audio"].shape[1] // 2)
-    cuts = torch.randint(MIN_TRUNCATED_FRAMES, n, (windows.shape[0],), generator=torch.Generator().manual_seed(seed))
-    keep = (torch.arange(n).unsqueeze(0) < cuts.unsqueeze(1)).repeat_interleave(SAMPLES_PER_FRAME, dim=1)
+    cuts = window_cuts(seed, 0, windows.shape[0], n)
     encoder = generator.audio_encoder.eval()
     with torch.no_grad():
-        whole, cut = (audio_hidden_states(encoder, w, n, config.fps)[1] for w in (windows, windows * keep.to(windows)))
+        whole, cut = (audio_hidden_states(encoder, w, n, config.fps)[1] for w in (windows, silence_after(windows, cuts)))
     size = batch["audio"].shape[0]
     return dict(batch, features=whole.view(size, 2, *whole.shape[1:]),
                 truncated_features=cut.view(size, 2, *cut.shape[1:]), cuts=cuts.view(size, 2).to(windows.device))

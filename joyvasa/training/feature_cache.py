@@ -40,7 +40,7 @@ import torch
 from joyvasa.audio.encoder import audio_hidden_states
 
 from .dataset import SAMPLES_PER_FRAME, ClipSampler, sample_generator
-from .objective import MIN_TRUNCATED_FRAMES
+from .objective import MIN_TRUNCATED_FRAMES, silence_after
 
 MANIFEST = "cache.json"  # written last: the arrays beside it are whole
 FORMAT = 1
@@ -62,8 +62,9 @@ class FeatureCache:
         starts = list(itertools.accumulate(counts, initial=0))
         kinds = ("whole", "cut") if truncated else ("whole",)
         shape = (starts[-1], n_motions, encoder.config.hidden_size)
-        cuts = [_window_cuts(seed, index, count, n_motions) for index, count in enumerate(counts)]
-        build = _Build(sampler, encoder, n_motions, fps, device, chunk, starts, cuts if truncated else None)
+        cuts = ([window_cuts(seed, index, count, n_motions) for index, count in enumerate(counts)]
+                if truncated else None)
+        build = _Build(sampler, encoder, n_motions, fps, device, chunk, starts, cuts)
         if directory is None:
             arrays = build.in_memory(kinds, shape)
         else:
@@ -74,7 +75,7 @@ class FeatureCache:
         spans = list(zip(starts, starts[1:]))
         self.features = [arrays["whole"][a:b] for a, b in spans]  # per clip: (n_windows, n, hidden), CPU
         self.truncated = [arrays["cut"][a:b] for a, b in spans] if truncated else []  # the same, cut at ...
-        self.cuts = cuts if truncated else []  # ... one frame per window
+        self.cuts = cuts or []  # ... one frame per window
         # A crop starts at window k and takes windows k, k + 1: every window but the last can start one.
         self.weights = torch.tensor([float(max(1, count - 1)) for count in counts])
 
@@ -100,7 +101,7 @@ class FeatureCache:
         return _stack([self.draw(generator) for _ in range(batch_size)])
 
 
-def _window_cuts(seed: int, clip_index: int, count: int, n_motions: int) -> torch.Tensor:
+def window_cuts(seed: int, clip_index: int, count: int, n_motions: int) -> torch.Tensor:
     """Clip ``clip_index``'s cut per window, uniform in [MIN_TRUNCATED_FRAMES, n_motions), from
     the run's seed (whichever rank encodes the clip draws the same)."""
     draws = torch.Generator().manual_seed(seed * 1_000_003 + clip_index)
@@ -156,7 +157,7 @@ class _Build:
         return _open_arrays(directory, kinds)
 
     def encode(self, arrays: dict[str, torch.Tensor], clip_indices) -> None:
-        n, spf = self.n, SAMPLES_PER_FRAME
+        n, spf = self.n, SAMPLES_PER_FRAME  # frames per window, samples per frame
         was_training = self.encoder.training
         self.encoder.eval()
         for index in clip_indices:  # one clip read at a time
@@ -165,8 +166,7 @@ class _Build:
             windows = torch.nn.functional.pad(audio, (0, (stop - first) * n * spf - audio.numel())).view(-1, n * spf)
             arrays["whole"][first:stop] = self._features(windows)
             if self.cuts is not None:
-                keep = torch.arange(n).unsqueeze(0) < self.cuts[index].unsqueeze(1)
-                arrays["cut"][first:stop] = self._features(windows * keep.repeat_interleave(spf, dim=1))
+                arrays["cut"][first:stop] = self._features(silence_after(windows, self.cuts[index]))
         self.encoder.train(was_training)
 
     def _features(self, windows: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,14 @@ from .losses import average_clips, clip_losses, weighted_total
 MIN_TRUNCATED_FRAMES = 3  # a truncated clip keeps at least this many frames (so every term has data)
 
 
+def silence_after(audio: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """(W, n * 640) audio windows with every sample from frame ``ends[w]`` on set to 0 (a
+    truncated window's audio, as upstream silences it)."""
+    frames = torch.arange(audio.shape[1] // SAMPLES_PER_FRAME, device=audio.device)
+    keep = frames < ends.to(audio.device).unsqueeze(1)
+    return audio * keep.repeat_interleave(SAMPLES_PER_FRAME, dim=1).to(audio.dtype)
+
+
 class TwoClipObjective(nn.Module):
     def __init__(self, generator: MotionGenerator, config: TrainConfig):
         super().__init__()
@@ -76,10 +84,11 @@ class TwoClipObjective(nn.Module):
         if features is not None:  # cached whole windows, clip 0's full audio included
             used = torch.cat([features[:, 0], features[:, 1]])[kept]
             live = torch.cat(truncated)[kept]
-            if bool(live.any()) and truncated_features is not None:
-                used[live] = torch.cat([truncated_features[:, 0], truncated_features[:, 1]])[kept][live]
-            elif bool(live.any()):
-                used[live] = self.encode_audio(wav_in[kept][live]).to(used.dtype)
+            if bool(live.any()):
+                if truncated_features is not None:  # the cache's windows, cut where ``cuts`` says
+                    used[live] = torch.cat([truncated_features[:, 0], truncated_features[:, 1]])[kept][live]
+                else:
+                    used[live] = self.encode_audio(wav_in[kept][live]).to(used.dtype)
             return used, features[:, 0, -n_prev:]
         full = truncated[0] | dropped[:batch]  # clip 0 samples whose full audio the kept pass lacks
         n_kept, n_full = int(kept.sum()), int(full.sum())
@@ -129,7 +138,7 @@ class TwoClipObjective(nn.Module):
             end_idx.append(end)
             truncated.append(truncate)
             gt_in.append(gt[clip] * keep.unsqueeze(-1))
-            wav_in.append(wav[clip] * keep.repeat_interleave(spf, dim=1))
+            wav_in.append(silence_after(wav[clip], end))
         # Audio-condition dropout is drawn first: a dropped window's features are never used
         # (clip 1) or used detached only (clip 0's, for clip 1's conditions), so it skips
         # the encoder pass that carries gradients; its gradient there would be zero anyway.

@@ -85,14 +85,13 @@ class CropPlan:
     fps: float
     # (N,) bool: the tracked face was found on the nearest frame searched in the frame's shot
     # (every frame True when nothing is searched: crop none or a given box)
-    face_found: Optional[np.ndarray] = None
+    face_found: np.ndarray
 
 
 @dataclass
 class _ShotSearch:
     start: int
     hits: list = field(default_factory=list)  # (frame index, window params, face side)
-    searched: int = 0
     searched_at: list = field(default_factory=list)  # (frame index, the tracked face found)
     previous_box: Optional[np.ndarray] = None
 
@@ -150,7 +149,6 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
 
     def search(index, frame):
         shot = searches[-1]
-        shot.searched += 1
         faces = detect_faces(frame, detector, model_folders=model_folders)
         face = _nearest_face(faces, shot.previous_box) if faces else None
         shot.searched_at.append((index, face is not None))
@@ -210,10 +208,11 @@ def _shot_windows(state: _ShotSearch, stop: int, options, size, matrices, source
     """Fill ``matrices[start:stop]`` for one shot and describe it."""
     start, (height, width) = state.start, size
     found = len(state.hits)
-    fraction = found / max(state.searched, 1)
+    searched = len(state.searched_at)
+    fraction = found / max(searched, 1)
     span = f"{start / source.fps:.2f}-{stop / source.fps:.2f} s"
     if not found or fraction < options.min_face_fraction:
-        problem = (f"a face was found on {found} of the {state.searched} frames searched in {span} "
+        problem = (f"a face was found on {found} of the {searched} frames searched in {span} "
                    f"(min_face_fraction={options.min_face_fraction:g}) by detector {options.detector!r}")
         matrices[start:stop] = _whole_frame_matrix(height, width)
         return Shot(start, stop, options.crop, (0.0, 0.0, float(width), float(height)), fraction, 0.0, problem)
