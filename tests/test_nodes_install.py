@@ -111,24 +111,31 @@ def test_requirements_name_no_facenet_and_no_opencv():
     assert "huggingface_hub>=0.34" in requirement_lines
 
 
-def test_failed_download_cleans_up_and_prints_the_command(tmp_path):
+def test_offline_download_is_one_attempt_and_prints_the_commands(tmp_path):
+    """Offline (nothing listens at HF_ENDPOINT): one check for the first file, no retries, no
+    attempt for the others, the `hf download` commands for all of them, nothing left behind."""
+    from tests.hub_standin import closed_endpoint
+
     fake = tmp_path / "fake_hub" / "huggingface_hub"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(textwrap.dedent('''
-        import os
-        def hf_hub_download(repo_id, filename, local_dir):
-            lock = os.path.join(local_dir, ".cache", "huggingface", "download", filename + ".lock")
-            os.makedirs(os.path.dirname(lock), exist_ok=True)
-            open(lock, "w").close()
+    calls = tmp_path / "calls.txt"
+    (fake / "__init__.py").write_text(textwrap.dedent(f'''
+        def hf_hub_download(repo_id, filename, local_dir, **options):
+            open({str(calls)!r}, "a").write(filename + "\\n")
             raise ConnectionError("no network")
     '''))
     models = tmp_path / "models"
-    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin", "HF_ENDPOINT": closed_endpoint()}
     out = subprocess.run([sys.executable, str(REPO_ROOT / "install.py"), "--no-requirements", "--download-models",
                           "--models-dir", str(models)], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 1
+    assert not calls.exists()  # the hub library was never asked: the one check failed first
+    first = [line for line in out.stdout.splitlines() if "Downloading" in line]
+    assert len(first) == 1 and "cannot be reached" in first[0]
     assert "7 of 7 files could not be downloaded" in out.stdout
-    assert (f'hf download jdh-algo/JoyVASA motion_template/motion_template.pkl --local-dir "{models / "joyvasa"}"'
-            in out.stdout)
+    assert (f'hf download KwaiVGI/LivePortrait --include \'liveportrait/base_models/*\' '
+            f'\'liveportrait/retargeting_models/*\' --local-dir "{models / "liveportrait"}"' in out.stdout)
+    assert (f'hf download jdh-algo/JoyVASA motion_generator/motion_generator_hubert_chinese.pt '
+            f'motion_template/motion_template.pkl --local-dir "{models / "joyvasa"}"' in out.stdout)
     assert not models.exists()
     assert "folder_paths" not in out.stdout + out.stderr
