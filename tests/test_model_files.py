@@ -81,7 +81,7 @@ def test_one_spelling_of_the_download_command_everywhere():
     assert mf.download_command_liveportrait("animal", "/m/lp") == (
         "hf download KwaiVGI/LivePortrait --include 'liveportrait_animals/base_models_v1.1/*' "
         "'liveportrait/retargeting_models/*' --local-dir \"/m/lp\"")
-    for path in [REPO_ROOT / "README.md", REPO_ROOT / "install.py", *REPO_ROOT.glob("web/docs/*.md"),
+    for path in [REPO_ROOT / "README.md", REPO_ROOT / "install.py", *REPO_ROOT.glob("web/docs/*.md"), *REPO_ROOT.glob("docs/*.md"),
                  *REPO_ROOT.glob("joyvasa/**/*.py"), *REPO_ROOT.glob("nodes/*.py")]:
         assert "huggingface-cli" not in path.read_text(), path
 
