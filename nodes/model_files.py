@@ -237,8 +237,9 @@ def resolve_liveportrait(kind: str, choices: dict[str, str], download: str = DEF
             f"No complete set of LivePortrait ({kind}) weights was found in the "
             f"'{LIVEPORTRAIT_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){detail}{why_off}. "
             f"Download them with:  {download_command_liveportrait(kind, roots[0] if roots else None)}  "
-            "(or the .safetensors of Kijai/LivePortrait_safetensors), "
-            f"or set 'download' on the Load LivePortrait node to {LIVEPORTRAIT_REPOS[0]} to fetch them."
+            "(or the .safetensors of Kijai/LivePortrait_safetensors)"
+            + (f", or set 'download' on the Load LivePortrait node to {LIVEPORTRAIT_REPOS[0]} to fetch them."
+               if why_off.endswith("on this node)") else ".")
         )
     return {**found, **picked}
 
@@ -269,8 +270,9 @@ def resolve_motion_files(checkpoint: str, template: str, download: str = DEFAULT
             raise ModelFileMissing(
                 f"The JoyVASA {what} ({os.path.basename(repo_path)}) was not found in the "
                 f"'{JOYVASA_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){why_off}. "
-                f"Download it with:  {download_command_joyvasa(roots[0] if roots else None)}  "
-                f"or set 'download' to {JOYVASA_REPO} on the Load Motion Generator node."
+                f"Download it with:  {download_command_joyvasa(roots[0] if roots else None)}"
+                + (f"  or set 'download' to {JOYVASA_REPO} on the Load Motion Generator node."
+                   if why_off.endswith("on this node)") else "")
             )
         resolved.append(found)
     return resolved[0], resolved[1]

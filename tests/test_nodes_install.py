@@ -34,29 +34,27 @@ def test_requirements_never_name_torch_packages():
 
 
 def test_download_models_fetches_into_the_model_folders(tmp_path):
-    fake = tmp_path / "fake_hub" / "huggingface_hub"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(textwrap.dedent('''
-        import os
-        def hf_hub_download(repo_id, filename, local_dir):
-            path = os.path.join(local_dir, filename)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as handle:
-                handle.write(repo_id)
-            return path
-    '''))
+    """Against a local stand-in of the hub (HF_ENDPOINT), with the real huggingface_hub."""
+    from joyvasa import model_files
+    from tests.hub_standin import HubStandIn
+
+    plan = model_files.download_plan(["human"])
+    files = {}
+    for item in plan:
+        files.setdefault(item.repo, {})[item.filename] = item.repo.encode()
     models = tmp_path / "models"
-    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, str(REPO_ROOT / "install.py"), "--no-requirements", "--download-models",
            "--models-dir", str(models)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert (models / "liveportrait/liveportrait/base_models/warping_module.pth").read_text() == "KwaiVGI/LivePortrait"
-    assert (models / "liveportrait/liveportrait/retargeting_models/stitching_retargeting_module.pth").is_file()
-    assert (models / "joyvasa/motion_generator/motion_generator_hubert_chinese.pt").is_file()
-    assert (models / "joyvasa/motion_template/motion_template.pkl").is_file()
-    # Run again: everything is present, nothing is fetched.
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    with HubStandIn(files) as hub:
+        env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf_home")}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (models / "liveportrait/liveportrait/base_models/warping_module.pth").read_text() == "KwaiVGI/LivePortrait"
+        assert (models / "liveportrait/liveportrait/retargeting_models/stitching_retargeting_module.pth").is_file()
+        assert (models / "joyvasa/motion_generator/motion_generator_hubert_chinese.pt").is_file()
+        assert (models / "joyvasa/motion_template/motion_template.pkl").is_file()
+        # Run again: everything is present, nothing is fetched.
+        again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and "downloading" not in again.stdout
 
 
