@@ -42,12 +42,40 @@ def _bind_library() -> None:
         raise
 
 
+MINIMUM_COMFYUI = "0.3.75"  # the first release whose comfy_api.latest has every V3 feature the nodes use
+
+
+def _inside_comfyui() -> bool:
+    return "folder_paths" in sys.modules or "comfy" in sys.modules
+
+
+def _comfyui_version() -> str:
+    try:
+        from comfyui_version import __version__
+
+        return f"ComfyUI {__version__}"
+    except Exception:
+        return "this ComfyUI"
+
+
+def _too_old_message() -> str:
+    return (f"[JoyVASA] needs ComfyUI {MINIMUM_COMFYUI} or newer (the V3 node schema, comfy_api.latest); "
+            f"{_comfyui_version()} has none, so no JoyVASA node is loaded. Update ComfyUI (Manager -> Update "
+            "ComfyUI, or `git pull` and `pip install -r requirements.txt` in the ComfyUI folder) and restart.")
+
+
 try:
     import comfy_api.latest  # noqa: F401  (present in every ComfyUI with the V3 API)
 except ImportError:
-    # Imported outside ComfyUI (for example by pytest walking up from tests/):
-    # there is nothing to register.
-    __all__ = ["WEB_DIRECTORY"]
+    if _inside_comfyui():
+        # An older ComfyUI: one line that says why, instead of its generic "skip" warning.
+        logging.error(_too_old_message())
+        NODE_CLASS_MAPPINGS = {}
+        __all__ = ["WEB_DIRECTORY", "NODE_CLASS_MAPPINGS"]
+    else:
+        # Imported outside ComfyUI (for example by pytest walking up from tests/):
+        # there is nothing to register.
+        __all__ = ["WEB_DIRECTORY"]
 else:
     _bind_library()
     from .nodes import comfy_entrypoint  # noqa: E402

@@ -29,7 +29,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-from joyvasa import model_files  # noqa: E402  (standard library only: safe before any pip step)
+from joyvasa import downloads, model_files  # noqa: E402  (standard library only: safe before any pip step)
 
 PROTECTED = ("torch", "torchvision", "torchaudio", "numpy")
 OPENCV_DISTRIBUTIONS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
@@ -115,20 +115,42 @@ def model_folders(keys, models_dir: str | None) -> dict[str, list[str]]:
     return folders
 
 
+def manual_commands(items, kinds: list[str], repo: str, folders: dict[str, list[str]]) -> list[str]:
+    """The fewest ``hf download`` commands that fetch ``items``."""
+    commands = []
+    if repo == model_files.OFFICIAL_REPO and any(i.folder == model_files.LIVEPORTRAIT_FOLDER for i in items):
+        root = folders[model_files.LIVEPORTRAIT_FOLDER][0]
+        commands += [model_files.download_command_liveportrait(kind, root) for kind in kinds]
+    else:
+        commands += [model_files.download_command(i.repo, (i.filename,), folders[i.folder][0])
+                     for i in items if i.folder == model_files.LIVEPORTRAIT_FOLDER]
+    if any(i.folder == model_files.JOYVASA_FOLDER for i in items):
+        commands.append(model_files.download_command_joyvasa(folders[model_files.JOYVASA_FOLDER][0]))
+    return commands
+
+
 def download_models(kinds: list[str], repo: str, models_dir: str | None) -> int:
     plan = model_files.download_plan(kinds, repo)
     folders = model_folders(sorted({item.folder for item in plan}), models_dir)
     failed = []
-    for item in plan:
+    for number, item in enumerate(plan):
         present = model_files.find_first(folders[item.folder], [item.filename])
         if present is not None:
             print(f"[JoyVASA] present: {present}")
             continue
         try:
-            model_files.download_file(item.repo, item.filename, folders[item.folder][0])
+            downloads.download_file(item.repo, item.filename, folders[item.folder][0])
         except model_files.ModelFileMissing as err:
             print(f"[JoyVASA] {err}")
             failed.append(item)
+            if isinstance(err, downloads.HubOffline):
+                # Offline or refused: every other file would fail the same way; no more attempts.
+                failed += [rest for rest in plan[number + 1:]
+                           if model_files.find_first(folders[rest.folder], [rest.filename]) is None]
+                print("[JoyVASA] the hub cannot be used from here; fetch the models by hand:")
+                for command in manual_commands(failed, kinds, repo, folders):
+                    print(f"    {command}")
+                break
     if failed:
         print(f"[JoyVASA] {len(failed)} of {len(plan)} files could not be downloaded; the commands above "
               "fetch them by hand.")

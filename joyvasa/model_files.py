@@ -12,8 +12,10 @@ Model-folder keys (ComfyUI ``models/<key>``, or folders given for them in
 - ``joyvasa``: the motion generator ``.pt``, its ``motion_template.pkl`` and, optionally,
   a speech-encoder folder (``chinese-hubert-base``).
 
-Nothing is downloaded unless asked for (a loader's ``download`` widget, ``install.py
---download-models``). A failed download removes the lock and empty folders it created and
+The loaders fetch missing ``auto`` files on first use from the repository their ``download``
+widget names (by default :data:`DEFAULT_DOWNLOADS`); ``download: off``, the environment
+variable :data:`DOWNLOAD_SWITCH` ``=off`` or ``HF_HUB_OFFLINE=1`` turn that off. The fetching
+itself (one attempt per file, progress, cleanup) is :mod:`joyvasa.downloads`; every failure
 says the one manual command: :data:`DOWNLOAD_CLI` (the ``hf`` command of huggingface_hub).
 """
 
@@ -59,6 +61,12 @@ LIVEPORTRAIT_REPOS = (OFFICIAL_REPO, KIJAI_REPO)
 JOYVASA_REPO = "jdh-algo/JoyVASA"
 MOTION_GENERATOR_FILE = "motion_generator/motion_generator_hubert_chinese.pt"
 MOTION_TEMPLATE_FILE = "motion_template/motion_template.pkl"
+# The repository each loader's `download` widget starts on (the loaders fetch missing files
+# from it on first use); the animal weights are in the same official repository.
+DEFAULT_DOWNLOADS = {LIVEPORTRAIT_FOLDER: OFFICIAL_REPO, JOYVASA_FOLDER: JOYVASA_REPO}
+# JOYVASA_DOWNLOAD=off (or 0/no/false) turns the loaders' downloads off, whatever the widget says;
+# HF_HUB_OFFLINE=1 (huggingface_hub's own switch) does too.
+DOWNLOAD_SWITCH = "JOYVASA_DOWNLOAD"
 MOTION_GENERATOR_CANDIDATES = (MOTION_GENERATOR_FILE, "motion_generator_hubert_chinese.pt", "JoyVASA/" + MOTION_GENERATOR_FILE)
 MOTION_TEMPLATE_CANDIDATES = (MOTION_TEMPLATE_FILE, "motion_template.pkl", "JoyVASA/" + MOTION_TEMPLATE_FILE)
 
@@ -189,55 +197,3 @@ def find_first(folders: Iterable[str], candidates: Iterable[str]) -> Optional[st
             if os.path.isfile(path):
                 return path
     return None
-
-
-def _new_paths(root: str, filename: str) -> list[str]:
-    """Paths a download of ``filename`` into ``root`` may create: the folders above the file
-    and huggingface_hub's bookkeeping tree (``.cache/huggingface``: locks, metadata) under ``root``."""
-    root = os.path.abspath(root)
-    chain, path = [], os.path.dirname(os.path.join(root, filename))
-    while os.path.dirname(path) != path:  # up to the filesystem root: os.makedirs makes any
-        chain.append(path)
-        path = os.path.dirname(path)
-    cache = os.path.join(root, ".cache")
-    tree = []
-    for dirpath, dirnames, filenames in os.walk(cache):
-        tree += [os.path.join(dirpath, name) for name in dirnames + filenames]
-    return chain + [cache] + tree
-
-
-def _remove_leftovers(before: set[str], candidates: list[str]) -> None:
-    for path in sorted(set(candidates) - before, key=lambda p: -p.count(os.sep)):
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.rmdir(path)  # only when empty: files of other downloads stay
-            elif os.path.lexists(path):
-                os.remove(path)
-        except OSError:
-            continue
-
-
-def download_file(repo: str, filename: str, root: str) -> str:
-    """Download ``filename`` of a Hugging Face ``repo`` into folder ``root`` (its repository
-    sub-path kept) and return its full path. On failure, whatever the attempt created (lock
-    and metadata files, empty folders) is removed and :class:`ModelFileMissing` says the
-    manual command."""
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:  # pragma: no cover - listed in requirements.txt
-        raise ModelFileMissing(
-            "Automatic download needs the huggingface_hub package: pip install 'huggingface_hub>=0.34'"
-        ) from None
-    existing = {path for path in _new_paths(root, filename) if os.path.lexists(path)}
-    print(f"[JoyVASA] downloading {repo}/{filename} into {root}")
-    try:
-        os.makedirs(root, exist_ok=True)
-        return hf_hub_download(repo_id=repo, filename=filename, local_dir=root)
-    except Exception as err:  # network, auth, missing file: one sentence for the user
-        _remove_leftovers(existing, _new_paths(root, filename))
-        reason = str(err).splitlines()[0] if str(err) else ""
-        raise ModelFileMissing(
-            f"Downloading {filename} from the Hugging Face repository {repo} failed "
-            f"({type(err).__name__}: {reason}). Check the network connection, or download it by hand:  "
-            f"{download_command(repo, (filename,), root)}"
-        ) from None

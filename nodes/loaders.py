@@ -32,10 +32,12 @@ def device_input(note: str = "") -> io.Combo.Input:
 
 
 def download_input(repos, folder: str) -> io.Combo.Input:
-    """Off, or the Hugging Face repository that missing 'auto' files are downloaded from."""
-    return io.Combo.Input("download", options=[files.DOWNLOAD_OFF, *repos], default=files.DOWNLOAD_OFF,
-                          tooltip=f"Download missing 'auto' files from this Hugging Face repository "
-                                  f"into the first {folder} model folder.")
+    """The Hugging Face repository that missing 'auto' files are fetched from on first use, or off."""
+    return io.Combo.Input("download", options=[files.DOWNLOAD_OFF, *repos], default=files.DEFAULT_DOWNLOADS[folder],
+                          tooltip=f"Missing 'auto' files are downloaded from this Hugging Face repository into "
+                                  f"the first {folder} model folder on first use (progress on the node and in "
+                                  f"the console). 'off', or the environment variable {files.DOWNLOAD_SWITCH}=off "
+                                  f"(or HF_HUB_OFFLINE=1), never downloads.")
 
 
 class LoadLivePortrait(io.ComfyNode):
@@ -62,10 +64,10 @@ class LoadLivePortrait(io.ComfyNode):
 
     @classmethod
     def execute(cls, kind, device, precision, download, **networks) -> io.NodeOutput:
-        paths = files.resolve_liveportrait(kind, networks, download)
+        progress = progress_for(cls)  # bytes of a first-use download, then per file read
+        paths = files.resolve_liveportrait(kind, networks, download, progress=progress)
         target = pick_device(device)
         dtype = pick_dtype(precision, target)
-        progress = progress_for(cls)  # per file read
 
         def load() -> ManagedModel:
             from joyvasa import pipeline
@@ -104,11 +106,12 @@ class LoadMotionGenerator(io.ComfyNode):
 
     @classmethod
     def execute(cls, checkpoint, motion_template, audio_encoder, device, download) -> io.NodeOutput:
-        checkpoint_path, template_path = files.resolve_motion_files(checkpoint, motion_template, download)
+        progress = progress_for(cls)  # bytes of a first-use download, then per loading step
+        checkpoint_path, template_path = files.resolve_motion_files(checkpoint, motion_template, download,
+                                                                    progress=progress)
         encoder_path = files.resolve_audio_encoder(audio_encoder)
         target = pick_device(device)
         paths = {"checkpoint": checkpoint_path, "template": template_path, "audio_encoder": encoder_path}
-        progress = progress_for(cls)  # per loading step: checkpoint, encoder, generator, template
 
         def load() -> ManagedModel:
             import torch

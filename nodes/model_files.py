@@ -14,7 +14,9 @@ from typing import Iterable, Optional
 from joyvasa.model_files import (  # noqa: F401  (re-exported for the loader nodes)
     AUDIO_ENCODER_FOLDERS,
     AUTO,
+    DEFAULT_DOWNLOADS,
     DOWNLOAD_OFF,
+    DOWNLOAD_SWITCH,
     INSIGHTFACE_FOLDER,
     JOYVASA_FOLDER,
     JOYVASA_REPO,
@@ -37,6 +39,7 @@ from joyvasa.model_files import (  # noqa: F401  (re-exported for the loader nod
     repo_file,
     slot_choices,
 )
+from joyvasa import downloads
 from joyvasa import model_files as library
 
 
@@ -154,18 +157,25 @@ def resolve_audio_encoder(choice: str) -> Optional[str]:
     )
 
 
-def download_file(repo: str, filename: str, folder: str) -> str:
-    """Download ``filename`` of ``repo`` into the first folder of key ``folder``."""
+def download_file(repo: str, filename: str, folder: str, progress=None, manual: Optional[str] = None) -> str:
+    """Download ``filename`` of ``repo`` into the first folder of key ``folder`` (one attempt;
+    ``progress(done, total)`` gets the bytes)."""
     roots = folder_roots(folder)
     if not roots:
         raise ModelFileMissing(f"No '{folder}' model folder is configured to download into.")
-    return library.download_file(repo, filename, roots[0])
+    return downloads.download_file(repo, filename, roots[0], progress=progress, manual=manual)
 
 
-def _check_download(download: str, repos: tuple[str, ...]) -> str:
+def _check_download(download: str, repos: tuple[str, ...]) -> tuple[str, str]:
+    """(the repository to fetch from or 'off', why downloads are off: '' or a sentence)."""
     if download != DOWNLOAD_OFF and download not in repos:
         raise ValueError(f"download: '{download}' is not a choice; use 'off' or one of {', '.join(repos)}.")
-    return download
+    if download == DOWNLOAD_OFF:
+        return download, " (automatic download is off on this node)"
+    switch = downloads.auto_download_off()
+    if switch:
+        return DOWNLOAD_OFF, f" (automatic download is off: {switch})"
+    return download, ""
 
 
 # -- LivePortrait ---------------------------------------------------------------
@@ -190,14 +200,16 @@ def find_liveportrait_set(kind: str) -> tuple[Optional[dict], list[str]]:
     return None, reasons
 
 
-def resolve_liveportrait(kind: str, choices: dict[str, str], download: str = DOWNLOAD_OFF) -> dict[str, str]:
-    """Full paths of the five networks; ``auto`` entries are looked up (and downloaded from
-    the repository ``download`` names, unless it is 'off').
+def resolve_liveportrait(kind: str, choices: dict[str, str], download: str = DEFAULT_DOWNLOADS[LIVEPORTRAIT_FOLDER],
+                         progress=None) -> dict[str, str]:
+    """Full paths of the five networks; missing ``auto`` entries are looked up, then
+    downloaded from the repository ``download`` names (unless it is 'off' or a switch of
+    :mod:`joyvasa.downloads` is), ``progress(done, total)`` getting the bytes.
 
     ``choices`` maps each network to a picked file or ``auto``. Raises
     :class:`ModelFileMissing` with the download command when files are absent.
     """
-    _check_download(download, LIVEPORTRAIT_REPOS)
+    download, why_off = _check_download(download, LIVEPORTRAIT_REPOS)
     picked = {}
     for network, choice in choices.items():
         if choice and choice != AUTO:
@@ -211,29 +223,35 @@ def resolve_liveportrait(kind: str, choices: dict[str, str], download: str = DOW
         # (the Render node says so if stitching is switched on).
         return picked
     if found is None and download != DOWNLOAD_OFF:
+        roots = folder_roots(LIVEPORTRAIT_FOLDER)
+        manual = download_command_liveportrait(kind, roots[0]) if download == LIVEPORTRAIT_REPOS[0] and roots else None
         for network in LIVEPORTRAIT_NETWORKS:
-            if network not in picked:
-                download_file(download, repo_file(download, network, kind), LIVEPORTRAIT_FOLDER)
+            filename = repo_file(download, network, kind)
+            if network not in picked and find_first(LIVEPORTRAIT_FOLDER, [filename]) is None:
+                download_file(download, filename, LIVEPORTRAIT_FOLDER, progress, manual)
         found, reasons = find_liveportrait_set(kind)
     if found is None:
         roots = folder_roots(LIVEPORTRAIT_FOLDER)
         detail = f" ({reasons[0]})" if reasons and "incomplete" in reasons[0] else ""
         raise ModelFileMissing(
             f"No complete set of LivePortrait ({kind}) weights was found in the "
-            f"'{LIVEPORTRAIT_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){detail}. "
+            f"'{LIVEPORTRAIT_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){detail}{why_off}. "
             f"Download them with:  {download_command_liveportrait(kind, roots[0] if roots else None)}  "
-            "(or the .safetensors of Kijai/LivePortrait_safetensors), "
-            "or set 'download' on the Load LivePortrait node to fetch them automatically."
+            "(or the .safetensors of Kijai/LivePortrait_safetensors)"
+            + (f", or set 'download' on the Load LivePortrait node to {LIVEPORTRAIT_REPOS[0]} to fetch them."
+               if why_off.endswith("on this node)") else ".")
         )
     return {**found, **picked}
 
 
 # -- JoyVASA motion generator ---------------------------------------------------
 
-def resolve_motion_files(checkpoint: str, template: str, download: str = DOWNLOAD_OFF) -> tuple[str, str]:
-    """Full paths of the motion-generator checkpoint and its motion template; ``auto``
-    entries are looked up (and downloaded from ``download``, unless it is 'off')."""
-    _check_download(download, (JOYVASA_REPO,))
+def resolve_motion_files(checkpoint: str, template: str, download: str = DEFAULT_DOWNLOADS[JOYVASA_FOLDER],
+                         progress=None) -> tuple[str, str]:
+    """Full paths of the motion-generator checkpoint and its motion template; missing
+    ``auto`` entries are looked up, then downloaded from ``download`` (unless it is 'off' or
+    a switch of :mod:`joyvasa.downloads` is), ``progress(done, total)`` getting the bytes."""
+    download, why_off = _check_download(download, (JOYVASA_REPO,))
     resolved = []
     for choice, candidates, repo_path, what in (
         (checkpoint, MOTION_GENERATOR_CANDIDATES, MOTION_GENERATOR_FILE, "motion generator checkpoint"),
@@ -244,14 +262,17 @@ def resolve_motion_files(checkpoint: str, template: str, download: str = DOWNLOA
             continue
         found = find_first(JOYVASA_FOLDER, candidates)
         if found is None and download != DOWNLOAD_OFF:
-            found = download_file(download, repo_path, JOYVASA_FOLDER)
+            roots = folder_roots(JOYVASA_FOLDER)
+            found = download_file(download, repo_path, JOYVASA_FOLDER, progress,
+                                  download_command_joyvasa(roots[0]) if roots else None)
         if found is None:
             roots = folder_roots(JOYVASA_FOLDER)
             raise ModelFileMissing(
                 f"The JoyVASA {what} ({os.path.basename(repo_path)}) was not found in the "
-                f"'{JOYVASA_FOLDER}' model folders ({', '.join(roots) or 'none configured'}). "
-                f"Download it with:  {download_command_joyvasa(roots[0] if roots else None)}  "
-                f"or set 'download' to {JOYVASA_REPO} on the Load Motion Generator node."
+                f"'{JOYVASA_FOLDER}' model folders ({', '.join(roots) or 'none configured'}){why_off}. "
+                f"Download it with:  {download_command_joyvasa(roots[0] if roots else None)}"
+                + (f"  or set 'download' to {JOYVASA_REPO} on the Load Motion Generator node."
+                   if why_off.endswith("on this node)") else "")
             )
         resolved.append(found)
     return resolved[0], resolved[1]

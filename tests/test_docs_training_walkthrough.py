@@ -1,4 +1,5 @@
-"""README's "Train your own motion generator" walk-through cannot drift from the commands:
+"""The "Train your own motion generator" walk-through (docs/training.md, linked from the README)
+cannot drift from the commands:
 each command in its code blocks parses with the real argparse parser, and every --flag it
 names exists in one of them (or is the other tools' own flag)."""
 
@@ -12,9 +13,10 @@ OTHER_TOOLS_FLAGS = {"--local-dir", "--nproc_per_node", "--logdir"}  # hf downlo
 
 
 def _section() -> str:
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("## Train your own motion generator\n")
-    return text[start:text.index("\n## ", start + 1)]
+    text = (REPO_ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    assert text.startswith("# Train your own motion generator\n")
+    assert "(docs/training.md)" in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    return text
 
 
 def _commands() -> list[str]:
@@ -39,7 +41,7 @@ def test_every_walkthrough_command_parses():
     for line in _commands():
         words = shlex.split(line)
         if words[:2] != ["python", "-m"] or words[2] not in parsers:
-            assert words[0] in ("hf", "mkdir", "cp", "python"), f"unchecked command in the README: {line}"
+            assert words[0] in ("hf", "mkdir", "cp", "python"), f"unchecked command in docs/training.md: {line}"
             continue
         args = parsers[words[2]].parse_args(words[3:])  # exits (SystemExit) on an unknown flag
         parsed.append((words[2], args))
@@ -54,5 +56,5 @@ def test_every_flag_the_walkthrough_names_exists():
     for parser in _parsers().values():
         known |= {flag for action in parser._actions for flag in action.option_strings}
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9_-]*", _section()))
-    assert named and not named - known, f"flags in the README that no command has: {sorted(named - known)}"
+    assert named and not named - known, f"flags in docs/training.md that no command has: {sorted(named - known)}"
 

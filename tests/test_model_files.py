@@ -81,57 +81,15 @@ def test_one_spelling_of_the_download_command_everywhere():
     assert mf.download_command_liveportrait("animal", "/m/lp") == (
         "hf download KwaiVGI/LivePortrait --include 'liveportrait_animals/base_models_v1.1/*' "
         "'liveportrait/retargeting_models/*' --local-dir \"/m/lp\"")
-    for path in [REPO_ROOT / "README.md", REPO_ROOT / "install.py", *REPO_ROOT.glob("web/docs/*.md"),
+    for path in [REPO_ROOT / "README.md", REPO_ROOT / "install.py", *REPO_ROOT.glob("web/docs/*.md"), *REPO_ROOT.glob("docs/*.md"),
                  *REPO_ROOT.glob("joyvasa/**/*.py"), *REPO_ROOT.glob("nodes/*.py")]:
         assert "huggingface-cli" not in path.read_text(), path
-
-
-def _failing_hub(monkeypatch):
-    """A hub that does what huggingface_hub does before a network error: lock and metadata
-    files under <local_dir>/.cache/huggingface, the file's folders, then the exception."""
-    import huggingface_hub
-
-    def fail(repo_id, filename, local_dir):
-        bookkeeping = Path(local_dir) / ".cache" / "huggingface"
-        (bookkeeping / "download" / filename).parent.mkdir(parents=True, exist_ok=True)
-        (bookkeeping / ".gitignore").write_text("*")
-        (bookkeeping / "download" / (filename + ".lock")).write_text("")
-        (bookkeeping / "download" / (filename + ".abc.incomplete")).write_bytes(b"partial")
-        (Path(local_dir) / filename).parent.mkdir(parents=True, exist_ok=True)
-        raise OSError("Network is unreachable")
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fail)
-
-
-def test_failed_download_leaves_nothing_behind_and_says_the_command(tmp_path, monkeypatch, capsys):
-    _failing_hub(monkeypatch)
-    root = tmp_path / "models" / "liveportrait"
-    with pytest.raises(mf.ModelFileMissing) as err:
-        mf.download_file(mf.OFFICIAL_REPO, "liveportrait/base_models/warping_module.pth", str(root))
-    assert "OSError: Network is unreachable" in str(err.value)
-    assert str(err.value).endswith(
-        f'hf download KwaiVGI/LivePortrait liveportrait/base_models/warping_module.pth --local-dir "{root}"')
-    assert list(tmp_path.iterdir()) == []  # models/ and everything under it were new: all gone
-
-
-def test_failed_download_keeps_what_was_there(tmp_path, monkeypatch):
-    _failing_hub(monkeypatch)
-    root = tmp_path / "liveportrait"
-    kept = root / ".cache" / "huggingface" / "download" / "warping_module.safetensors.metadata"
-    kept.parent.mkdir(parents=True)
-    kept.write_text("from an earlier download")
-    (root / "liveportrait").mkdir()
-    with pytest.raises(mf.ModelFileMissing):
-        mf.download_file(mf.OFFICIAL_REPO, "liveportrait/base_models/warping_module.pth", str(root))
-    left = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-    assert left == [".cache", ".cache/huggingface", ".cache/huggingface/download",
-                    ".cache/huggingface/download/warping_module.safetensors.metadata", "liveportrait"]
 
 
 def test_the_library_module_needs_neither_comfyui_nor_torch():
     import subprocess
 
-    code = ("import sys; import joyvasa.model_files; "
+    code = ("import sys; import joyvasa.model_files, joyvasa.downloads; "
             "print(sorted(m for m in ('torch', 'folder_paths', 'comfy', 'huggingface_hub') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -183,44 +183,6 @@ def test_missing_models_give_the_download_command(node_classes, model_dirs):
     assert "hf download jdh-algo/JoyVASA motion_generator/motion_generator_hubert_chinese.pt" in str(err.value)
 
 
-def test_download_is_opt_in_and_lands_where_auto_looks(pack, model_dirs, monkeypatch):
-    import huggingface_hub
-
-    from joyvasa_comfy_pack.nodes import model_files
-
-    calls = []
-
-    def fake_download(repo_id, filename, local_dir):
-        calls.append((repo_id, filename, local_dir))
-        target = Path(local_dir) / filename
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(b"weights")
-        return str(target)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    auto = {n: "auto" for n in model_files.LIVEPORTRAIT_NETWORKS}
-    with pytest.raises(model_files.ModelFileMissing):
-        model_files.resolve_liveportrait("human", auto, download="off")
-    assert calls == []
-
-    paths = model_files.resolve_liveportrait("human", auto, download="Kijai/LivePortrait_safetensors")
-    assert {c[0] for c in calls} == {"Kijai/LivePortrait_safetensors"}
-    assert {c[2] for c in calls} == {str(model_dirs["liveportrait"])}
-    assert paths["warping_module"] == str(model_dirs["liveportrait"] / "warping_module.safetensors")
-
-    calls.clear()
-    checkpoint, template = model_files.resolve_motion_files("auto", "auto", download="jdh-algo/JoyVASA")
-    assert [c[:2] for c in calls] == [
-        ("jdh-algo/JoyVASA", "motion_generator/motion_generator_hubert_chinese.pt"),
-        ("jdh-algo/JoyVASA", "motion_template/motion_template.pkl"),
-    ]
-    assert checkpoint.startswith(str(model_dirs["joyvasa"]))
-    # Second time everything is found locally: no download.
-    calls.clear()
-    assert model_files.resolve_motion_files("auto", "auto", download="jdh-algo/JoyVASA") == (checkpoint, template)
-    assert calls == []
-
-
 def test_official_download_plan_matches_the_repository_layout(pack):
     from joyvasa_comfy_pack.nodes import model_files
 
@@ -382,7 +344,9 @@ def test_liveportrait_lists_offer_each_network_only_its_files(node_classes, mode
     # download: the same kind of widget on both loaders, naming the repository to fetch from.
     assert options["download"] == ["off", "KwaiVGI/LivePortrait", "Kijai/LivePortrait_safetensors"]
     motion = {i.id: i for i in loaders["JoyVASALoadMotionGenerator"].inputs}
-    assert motion["download"].options == ["off", "jdh-algo/JoyVASA"] and motion["download"].default == "off"
+    assert motion["download"].options == ["off", "jdh-algo/JoyVASA"] and motion["download"].default == "jdh-algo/JoyVASA"
+    lp_download = next(i for i in loaders["JoyVASALoadLivePortrait"].inputs if i.id == "download")
+    assert lp_download.default == "KwaiVGI/LivePortrait"  # both loaders fetch missing files on first use
 
     auto = {n: "auto" for n in ("appearance_feature_extractor", "motion_extractor", "spade_generator",
                                 "stitching_retargeting_module")}

@@ -34,29 +34,27 @@ def test_requirements_never_name_torch_packages():
 
 
 def test_download_models_fetches_into_the_model_folders(tmp_path):
-    fake = tmp_path / "fake_hub" / "huggingface_hub"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(textwrap.dedent('''
-        import os
-        def hf_hub_download(repo_id, filename, local_dir):
-            path = os.path.join(local_dir, filename)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as handle:
-                handle.write(repo_id)
-            return path
-    '''))
+    """Against a local stand-in of the hub (HF_ENDPOINT), with the real huggingface_hub."""
+    from joyvasa import model_files
+    from tests.hub_standin import HubStandIn
+
+    plan = model_files.download_plan(["human"])
+    files = {}
+    for item in plan:
+        files.setdefault(item.repo, {})[item.filename] = item.repo.encode()
     models = tmp_path / "models"
-    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, str(REPO_ROOT / "install.py"), "--no-requirements", "--download-models",
            "--models-dir", str(models)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert (models / "liveportrait/liveportrait/base_models/warping_module.pth").read_text() == "KwaiVGI/LivePortrait"
-    assert (models / "liveportrait/liveportrait/retargeting_models/stitching_retargeting_module.pth").is_file()
-    assert (models / "joyvasa/motion_generator/motion_generator_hubert_chinese.pt").is_file()
-    assert (models / "joyvasa/motion_template/motion_template.pkl").is_file()
-    # Run again: everything is present, nothing is fetched.
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    with HubStandIn(files) as hub:
+        env = {"PATH": "/usr/bin:/bin", "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf_home")}
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (models / "liveportrait/liveportrait/base_models/warping_module.pth").read_text() == "KwaiVGI/LivePortrait"
+        assert (models / "liveportrait/liveportrait/retargeting_models/stitching_retargeting_module.pth").is_file()
+        assert (models / "joyvasa/motion_generator/motion_generator_hubert_chinese.pt").is_file()
+        assert (models / "joyvasa/motion_template/motion_template.pkl").is_file()
+        # Run again: everything is present, nothing is fetched.
+        again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and "downloading" not in again.stdout
 
 
@@ -111,24 +109,31 @@ def test_requirements_name_no_facenet_and_no_opencv():
     assert "huggingface_hub>=0.34" in requirement_lines
 
 
-def test_failed_download_cleans_up_and_prints_the_command(tmp_path):
+def test_offline_download_is_one_attempt_and_prints_the_commands(tmp_path):
+    """Offline (nothing listens at HF_ENDPOINT): one check for the first file, no retries, no
+    attempt for the others, the `hf download` commands for all of them, nothing left behind."""
+    from tests.hub_standin import closed_endpoint
+
     fake = tmp_path / "fake_hub" / "huggingface_hub"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(textwrap.dedent('''
-        import os
-        def hf_hub_download(repo_id, filename, local_dir):
-            lock = os.path.join(local_dir, ".cache", "huggingface", "download", filename + ".lock")
-            os.makedirs(os.path.dirname(lock), exist_ok=True)
-            open(lock, "w").close()
+    calls = tmp_path / "calls.txt"
+    (fake / "__init__.py").write_text(textwrap.dedent(f'''
+        def hf_hub_download(repo_id, filename, local_dir, **options):
+            open({str(calls)!r}, "a").write(filename + "\\n")
             raise ConnectionError("no network")
     '''))
     models = tmp_path / "models"
-    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(fake.parent), "PATH": "/usr/bin:/bin", "HF_ENDPOINT": closed_endpoint()}
     out = subprocess.run([sys.executable, str(REPO_ROOT / "install.py"), "--no-requirements", "--download-models",
                           "--models-dir", str(models)], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 1
+    assert not calls.exists()  # the hub library was never asked: the one check failed first
+    first = [line for line in out.stdout.splitlines() if "Downloading" in line]
+    assert len(first) == 1 and "cannot be reached" in first[0]
     assert "7 of 7 files could not be downloaded" in out.stdout
-    assert (f'hf download jdh-algo/JoyVASA motion_template/motion_template.pkl --local-dir "{models / "joyvasa"}"'
-            in out.stdout)
+    assert (f'hf download KwaiVGI/LivePortrait --include \'liveportrait/base_models/*\' '
+            f'\'liveportrait/retargeting_models/*\' --local-dir "{models / "liveportrait"}"' in out.stdout)
+    assert (f'hf download jdh-algo/JoyVASA motion_generator/motion_generator_hubert_chinese.pt '
+            f'motion_template/motion_template.pkl --local-dir "{models / "joyvasa"}"' in out.stdout)
     assert not models.exists()
     assert "folder_paths" not in out.stdout + out.stderr
