@@ -21,6 +21,7 @@ holds no network code and no formulas (those live in the sub-packages) and no de
 from joyvasa.motion.loading import MotionGeneratorBundle
 from joyvasa.pipeline.dub import DubbedFrames, dub_batches, dub_frames
 from joyvasa.pipeline.loading import load_liveportrait, load_motion_generator, read_image_file
+from joyvasa.pipeline.motion_files import load_motion, save_motion
 from joyvasa.pipeline.preview import preview_frames, preview_video, write_preview_video
 from joyvasa.pipeline.stages import (
     HEAD_CONTROLS, LIP_NORMALIZE_THRESHOLD, SOURCE_STEPS, STAGES, ProgressCallback, Source, StageProgress,
@@ -29,9 +30,10 @@ from joyvasa.pipeline.stages import (
 )
 
 __all__ = [
-    "HEAD_CONTROLS", "LIP_NORMALIZE_THRESHOLD", "SOURCE_STEPS", "STAGES", "DubbedFrames", "MotionGeneratorBundle",
-    "ProgressCallback", "Source", "StageProgress", "animate", "control_motion", "driving_keypoints", "dub_batches",
-    "dub_frames", "edit_motion", "encode_audio", "load_liveportrait", "load_motion_generator", "preview_frames",
-    "preview_video", "read_image_file", "render_frames", "render_to_video", "sample_motion", "source_and_motion",
-    "write_preview_video", "write_video",
+    "DubbedFrames", "HEAD_CONTROLS", "LIP_NORMALIZE_THRESHOLD", "MotionGeneratorBundle", "ProgressCallback",
+    "SOURCE_STEPS", "STAGES", "Source", "StageProgress", "animate", "control_motion", "driving_keypoints",
+    "dub_batches", "dub_frames", "edit_motion", "encode_audio", "load_liveportrait", "load_motion",
+    "load_motion_generator", "preview_frames", "preview_video", "read_image_file", "render_frames",
+    "render_to_video", "sample_motion", "save_motion", "source_and_motion", "write_preview_video",
+    "write_video",
 ]
