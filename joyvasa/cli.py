@@ -216,7 +216,8 @@ def _run(args, stage_options: StageOptions, stages, inputs: dict) -> dict:
         return {**used, "path": saved, "frames": len(motion), "what": "motion"}
     also = f"motion saved to {saved}" if saved else ""
     if args.dub_video:
-        return {**used, **dub_video(args, stage_options, renderer, motion, audio, stages), "what": ", ".join(filter(None, ["dubbed", also]))}
+        written = dub_video(args, stage_options, renderer, motion, audio, stages)
+        return {**used, **written, "what": ", ".join(filter(None, ["dubbed", also]))}
     if args.preview_only:
         written = pipeline.write_preview_video(renderer, source, motion, args.out, audio=audio,
                                                options=stage_options.render, callback=_stage(stages, "preview"))

@@ -50,17 +50,20 @@ def resolve_model_paths(args, *, need_generator: bool, need_renderer: bool) -> N
     models = Path(args.models) if args.models else comfyui_models_dir()
     if args.models and not models.is_dir():
         raise InputError(f"--models '{args.models}' is not a folder; give ComfyUI's models folder.")
-    where = f"in {models}" if models else "(the pack is not inside ComfyUI/custom_nodes, so there is no models folder to look in)"
+    where = (f"in {models}" if models else
+             "(the pack is not inside ComfyUI/custom_nodes, so there is no models folder to look in)")
     if need_renderer:
         if args.liveportrait is None:
             folder = models / LIVEPORTRAIT_FOLDER if models else None
+            kind = "animal" if args.animal else "human"
             if folder is None or not folder.is_dir():
                 raise InputError(
                     f"No LivePortrait folder was found {where}; give --liveportrait DIR or --models DIR, or download "
-                    f"the weights:  {download_command_liveportrait('animal' if args.animal else 'human', _local(models, LIVEPORTRAIT_FOLDER))}")
+                    f"the weights:  {download_command_liveportrait(kind, _local(models, LIVEPORTRAIT_FOLDER))}")
             args.liveportrait = str(folder)
         elif not os.path.isdir(args.liveportrait):
-            raise InputError(f"--liveportrait '{args.liveportrait}' is not a folder; give the LivePortrait weights folder.")
+            raise InputError(f"--liveportrait '{args.liveportrait}' is not a folder; give the LivePortrait "
+                             "weights folder.")
     if need_generator:
         for flag, attribute, candidates, what in (
             ("--motion-generator", "motion_generator", MOTION_GENERATOR_CANDIDATES, "motion generator"),

@@ -60,7 +60,8 @@ def animate(files, **changes):
 
 
 def test_a_missing_image_or_dub_video_is_named(files, capsys):
-    refused(capsys, animate(files, **{"--image": files["folder"] / "nobody.png"}), "--image", "nobody.png", "no such file")
+    refused(capsys, animate(files, **{"--image": files["folder"] / "nobody.png"}), "--image", "nobody.png",
+            "no such file")
     refused(capsys, animate(files, **{"--image": None, "--dub-video": files["folder"] / "gone.mp4"}),
             "--dub-video", "gone.mp4", "no such file")
     refused(capsys, animate(files, **{"--audio": files["folder"] / "mute.wav"}), "--audio", "no such file")
