@@ -41,6 +41,7 @@ AUTO_PE_VARIANT = "auto"
 PRESETS = (CUSTOM_PRESET, *DRIVING_PRESETS)
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 LOOP_MODES = ("loop", "ping-pong")  # dubbing, a video shorter than the audio: start again, or play backwards
+DDIM_DEFAULT_STEPS = 25  # ddim with steps 0: upstream-quality territory (10 is fast, the 50 of ddpm gains little)
 MOUTH_MODES = ("replace", "relative")  # dubbing, lip rows from the motion: absolute (mouth closed first) or upstream's
 
 
@@ -187,8 +188,8 @@ class SampleOptions(_Presettable):
                                     "more strongly (upstream: 2.0 README, 2.8 CLI, 4.0 app).",
                                min=0.0, max=10.0, step=0.1)
     sampler: str = setting("ddpm", "ddpm: all diffusion steps (upstream, faithful). ddim: deterministic, "
-                                   "your step count (10 to 25 is a good trade).", choices=SAMPLERS)
-    steps: int = setting(0, "Sampling steps for ddim; 0 = the sampler's default (ddpm always uses all).",
+                                   f"your step count ({DDIM_DEFAULT_STEPS} by default; 10 is fast).", choices=SAMPLERS)
+    steps: int = setting(0, f"Sampling steps for ddim; 0 = {DDIM_DEFAULT_STEPS} (ddpm always uses all).",
                          min=0, max=1000)
     seed: int = setting(0, "Random seed: the same seed gives the same motion.", min=0, max=SEED_MAX)
     smoothing: float = setting(UPSTREAM_SMOOTHING, "Smoothing of head pose, scale and position over time: 0 = none, "
@@ -203,10 +204,11 @@ class SampleOptions(_Presettable):
 
     def sampling_settings(self) -> dict:
         """The keyword arguments of :func:`joyvasa.motion.sample_motion` / ``generate_motion``
-        (the preset applied; steps 0 -> None: the sampler's default; pe_variant auto -> None:
+        (the preset applied; steps 0 -> DDIM_DEFAULT_STEPS for ddim, None (all) for ddpm; pe_variant auto -> None:
         the checkpoint's own). Smoothing is the template's (``decode``), not the sampler's."""
         options = self.resolved()
-        return dict(cfg_scale=options.cfg_scale, sampler=options.sampler, steps=options.steps or None,
+        steps = options.steps or (DDIM_DEFAULT_STEPS if options.sampler == "ddim" else None)
+        return dict(cfg_scale=options.cfg_scale, sampler=options.sampler, steps=steps,
                     seed=options.seed, timing=options.timing,
                     pe_variant=None if options.pe_variant == AUTO_PE_VARIANT else options.pe_variant)
 

@@ -12,7 +12,7 @@ from joyvasa.face import warp_crops
 from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
 from joyvasa.motion import Motion
 from joyvasa.options import DubOptions, OptionError
-from joyvasa.video.dub import _frames_in_order, dub_keypoints, plan_dub, video_index
+from joyvasa.video.dub import frames_in_order, dub_keypoints, plan_dub, video_index
 from joyvasa.video.motion import VideoCropOptions
 from joyvasa.video.reading import TensorFrames, VideoInputError
 from tests.comfy_server import REPO_ROOT
@@ -53,7 +53,7 @@ def test_frames_come_in_the_mode_order_and_a_long_video_is_cut(mode, order):
     video = _video(3)
     source = TensorFrames(video, FPS, FPS)
     plan = plan_dub(source, 7, mode, WHOLE_FRAME)
-    got = list(_frames_in_order(source, plan))
+    got = list(frames_in_order(source, plan))
     assert [j for j, _ in got] == order
     for j, frame in got:
         torch.testing.assert_close(frame, video[j], atol=1 / 255, rtol=0)

@@ -94,13 +94,14 @@ def test_preview_video_runs_the_stages_up_to_the_motion_then_draws(tmp_path, mon
     import av
 
     from joyvasa import pipeline
+    from joyvasa.pipeline import stages as chained  # where source_and_motion finds the stages
 
     calls = []
     motion = _motion(frames=8, fps=8.0)
-    monkeypatch.setattr(pipeline, "prepare_source", lambda *a, **k: calls.append("source") or _source())
-    monkeypatch.setattr(pipeline, "encode_audio", lambda *a, **k: calls.append("audio") or "features")
-    monkeypatch.setattr(pipeline, "sample_motion", lambda *a, **k: calls.append("motion") or motion)
-    monkeypatch.setattr(pipeline, "render_frames", lambda *a, **k: pytest.fail("--preview-only must not render"))
+    monkeypatch.setattr(chained, "prepare_source", lambda *a, **k: calls.append("source") or _source())
+    monkeypatch.setattr(chained, "encode_audio", lambda *a, **k: calls.append("audio") or "features")
+    monkeypatch.setattr(chained, "sample_motion", lambda *a, **k: calls.append("motion") or motion)
+    monkeypatch.setattr(chained, "render_frames", lambda *a, **k: pytest.fail("--preview-only must not render"))
     stages = []
     result = pipeline.preview_video(
         RENDERER, None, torch.zeros(64, 64, 3), torch.zeros(1, 16000), 16000, tmp_path / "p.mp4",

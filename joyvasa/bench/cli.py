@@ -19,6 +19,7 @@ import argparse
 
 import torch
 
+from .help_format import DefaultsHelp
 from .timing import DTYPES, SAMPLER_SPECS, parse_list
 
 SECTIONS = ("source", "motion", "render", "paste")
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m joyvasa.bench",
         description="Time JoyVASA's stages with synthetic weights of the released sizes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when present)")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
@@ -39,15 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-sizes", default="1,4", help="render / paste-back batch sizes")
     parser.add_argument("--channels-last", default="off", choices=("on", "off", "both"),
                         help="memory format of the render path (measured slower on an AVX512 CPU: off by default)")
-    parser.add_argument("--compile", action="store_true", help="also measure torch.compile'd W and G (slow first call)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure torch.compile'd W and G (slow first call; off by default)")
     parser.add_argument("--no-reference", dest="reference", action="store_false",
-                        help="skip the reference-style render loop")
+                        help="skip the reference-style render loop (it runs by default)")
     parser.add_argument("--photo-size", type=int, default=1024, help="side of the synthetic source photo")
     parser.add_argument("--liveportrait", default=None, help="real LivePortrait weights folder instead of synthetic")
     parser.add_argument("--motion-seconds", type=float, default=8.0, help="audio length for the motion section")
     parser.add_argument("--samplers", default=SAMPLER_SPECS, help="sampler:steps list")
     parser.add_argument("--no-reference-motion", dest="reference_motion", action="store_false",
-                        help="skip the upstream-style uncached DDPM run")
+                        help="skip the upstream-style uncached DDPM run (it runs by default)")
     parser.add_argument("--memory-clip-seconds", type=float, default=0.0,
                         help="also run the streaming memory test on a clip this long (fresh process)")
     parser.add_argument("--memory-render-frames", type=int, default=16, help="frames actually rendered in that run")

@@ -68,8 +68,9 @@ def seconds_per_frame(run, frames: int, device) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.dub", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
+    parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.dub",
+                                     description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--frames", type=int, default=8, help="frames per measured run (default 8)")
     parser.add_argument("--batch", type=int, default=0, help="frames per network call (0 = auto: 1 CPU, 8 GPU)")
     parser.add_argument("--size", type=int, default=512, help="the video's and the photo's side (default 512)")

@@ -24,6 +24,7 @@ from joyvasa.motion import MotionGenerator
 from joyvasa.motion.samplers import sample_ddpm
 from joyvasa.options import SampleOptions
 
+from .help_format import DefaultsHelp
 from .synthetic import RELEASED_MOTION_CONFIG, synthetic_motion_generator
 from .timing import SAMPLER_SPECS, Timings, header, parse_list, sync
 
@@ -118,11 +119,11 @@ def bench_motion(options, device) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m joyvasa.bench.motion", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelp)
     parser.add_argument("--seconds", dest="motion_seconds", type=float, default=12.0, help="length of the synthetic clip")
     parser.add_argument("--samplers", default=SAMPLER_SPECS, help="sampler:steps list")
     parser.add_argument("--no-reference-motion", dest="reference_motion", action="store_false",
-                        help="skip the upstream-style uncached DDPM run")
+                        help="skip the upstream-style uncached DDPM run (it runs by default)")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats per variant (median shown)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")

@@ -160,18 +160,25 @@ def _timed(runs: dict, batch, steps: int, batches: dict | None = None, progress=
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m joyvasa.bench.train")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--size", default="released", choices=("released", "small", "tiny"))
-    p.add_argument("--batch-size", type=int, default=2)
+    p = argparse.ArgumentParser(prog="python -m joyvasa.bench.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--size", default="released", choices=("released", "small", "tiny"),
+                   help="denoiser size: released (d 256, 8 layers, 8 heads: the published checkpoint), "
+                        "small (128/4/4) or tiny (32/2/2) for a quick look (default released)")
+    p.add_argument("--batch-size", type=int, default=2, help="samples per step, each one 2-clip crop (default 2)")
     p.add_argument("--audio-training", default="finetune", choices=("finetune", "frozen"),
-                   help="encoder mode of the side-by-side runs")
-    p.add_argument("--steps", type=int, default=3, help="timed rounds (after 1 warm-up round)")
-    p.add_argument("--no-reference", action="store_true", help="skip the reference-style step")
-    p.add_argument("--no-frozen", action="store_true", help="skip the frozen-encoder runs")
-    p.add_argument("--compile", action="store_true", help="torch.compile our denoiser")
-    p.add_argument("--no-bf16", action="store_true")
-    p.add_argument("--profile", action="store_true", help="print the top operators of one of our steps")
+                   help="speech encoder in the side-by-side runs: finetune (trained with the denoiser, as "
+                        "upstream) or frozen (default finetune)")
+    p.add_argument("--steps", type=int, default=3,
+                   help="timed rounds, after 1 warm-up round (default 3; give 10 or more for a steady mean)")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference-style step (it runs by default)")
+    p.add_argument("--no-frozen", action="store_true", help="skip the frozen-encoder runs (they run by default)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile our denoiser (off by default; the first steps compile)")
+    p.add_argument("--no-bf16", action="store_true",
+                   help="keep our step in fp32 (by default it uses bf16 autocast where the device supports it)")
+    p.add_argument("--profile", action="store_true",
+                   help="print the top operators of one of our steps (off by default)")
     add_progress_flags(p)
     args = p.parse_args(argv)
     progress = Progress.from_args(args)

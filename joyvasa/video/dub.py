@@ -18,6 +18,9 @@ Per output frame i (the motion's frame i, at the motion's fps):
    through, kept for comparison.
 4. Warp + decode, then the crop is pasted back onto its own frame with its own window.
 
+This module holds the frame math (steps 1 and 3, the crop plan of step 2); the stage order per
+batch (steps 2 to 4) runs in :func:`joyvasa.pipeline.dub.dub_batches`.
+
 Frames where no face was found (searched every ``detect_every``-th frame of a shot and its
 last, the nearest search in the frame's shot counts; those are the crop's own searches) are
 passed through unchanged and counted. Memory: a batch of frames and their
@@ -28,22 +31,18 @@ frames as uint8 (H x W x 3 bytes each) to play them backwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Iterator
 
 import numpy as np
 import torch
 
-from joyvasa.face import even_size, warp_crops
 from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES, transform_keypoints
 from joyvasa.options import LOOP_MODES, MOUTH_MODES
-from joyvasa.video.compose import paste_each
 from joyvasa.video.reading import FrameSource, VideoInputError
 
 CROP_DSIZE = 512  # the crop the windows are made for (joyvasa.video.motion's)
 PLAYED = {"loop": "looped", "ping-pong": "ping-ponged"}
 NO_FACE_FLOOR = 0.01  # min_face_fraction while tracking (its lowest): faceless frames are kept
-
-ProgressCallback = Callable[[int, int], None]
 
 
 def video_index(i: int, count: int, mode: str) -> int:
@@ -139,7 +138,7 @@ def dub_keypoints(kp_info: dict, motion_exp: torch.Tensor, motion_exp_first: tor
                                kp_info["t"].float())
 
 
-def _frames_in_order(source: FrameSource, plan: DubPlan) -> Iterator[tuple[int, torch.Tensor]]:
+def frames_in_order(source: FrameSource, plan: DubPlan) -> Iterator[tuple[int, torch.Tensor]]:
     """(video index, frame) for each output frame, reading the video as few times as the mode allows."""
     count, total = plan.video_frames, plan.output_frames
     kept: list[np.ndarray] = []
@@ -165,49 +164,3 @@ def _frames_in_order(source: FrameSource, plan: DubPlan) -> Iterator[tuple[int, 
         j = video_index(produced, count, plan.mode)
         yield j, torch.from_numpy(kept[j]).float().div_(255.0)
         produced += 1
-
-
-@torch.no_grad()
-def dub_batches(renderer, motion, source: FrameSource, plan: DubPlan, *, mouth: str, batch_size: int,
-                callback: Optional[ProgressCallback] = None) -> Iterator[torch.Tensor]:
-    """Yield dubbed frames in batches (b, H', W', 3) float32 0..1 on the CPU (H', W' even)."""
-    total = plan.output_frames
-    if len(motion) != total:
-        raise ValueError(f"The plan is for {total} frames but the motion has {len(motion)}.")
-    exp = motion.exp.float()
-    exp_first = exp[:1]
-    device = renderer.device
-    batch: list[tuple[int, int, torch.Tensor]] = []  # (output index, video index, frame)
-    done = 0
-
-    def flush() -> torch.Tensor:
-        height, width = even_size(*batch[0][2].shape[:2])
-        out = torch.stack([frame[:height, :width] for _, _, frame in batch]).to(device)
-        faces = [k for k, (_, j, _) in enumerate(batch) if plan.has_face[j]]
-        if faces:
-            chosen = [batch[k] for k in faces]
-            crops = torch.cat([warp_crops(frame.permute(2, 0, 1)[None].to(device), plan.matrices[j], CROP_DSIZE)[1]
-                               for _, j, frame in chosen])
-            feature_3d = renderer.extract_appearance(crops)
-            info = renderer.extract_kp_info(crops)
-            x_d = dub_keypoints(info, exp[[i for i, _, _ in chosen]].to(device), exp_first.to(device), mouth)
-            rendered = renderer.warp_decode(feature_3d, info["x_s"], x_d)
-            matrices = [np.linalg.inv(plan.matrices[j].astype(np.float64)) for _, j, _ in chosen]
-            pasted = paste_each(rendered, [frame.to(device) for _, _, frame in chosen], matrices,
-                                crop_size=CROP_DSIZE)
-            out[faces] = pasted.to(out.dtype)
-        return out.float().cpu()
-
-    for i, (j, frame) in enumerate(_frames_in_order(source, plan)):
-        batch.append((i, j, frame[..., :3]))
-        if len(batch) == batch_size:
-            yield flush()
-            done += len(batch)
-            batch.clear()
-            if callback is not None:
-                callback(done, total)
-    if batch:
-        yield flush()
-        done += len(batch)
-        if callback is not None:
-            callback(done, total)

@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m joyvasa.extract_motion", description=__doc__.split("\n\n")[0])
     parser.add_argument("video", help="a video showing one face (mp4, mov, mkv, webm, ...)")
     parser.add_argument("output", help="motion file to write (.safetensors)")
-    parser.add_argument("--liveportrait", required=True, help="LivePortrait model folder (only the motion extractor is read)")
+    parser.add_argument("--liveportrait", default=None,
+                        help="LivePortrait model folder, only the motion extractor is read (default: models/liveportrait "
+                             "of the ComfyUI this pack sits in)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ...")
     parser.add_argument("--fps", type=float, default=float(MOTION_FPS),
                         help=f"motion frame rate (default {MOTION_FPS})")
@@ -50,7 +52,7 @@ def main(argv=None) -> int:
         return 2
     try:
         options = VideoCropOptions.from_values(vars(args))
-        extractor = load_motion_extractor(args.liveportrait, device=args.device)
+        extractor = load_motion_extractor(args.liveportrait or _comfyui_liveportrait(), device=args.device)
         progress = Progress.from_args(args)
         with progress.bar("extract motion", unit="frame") as bar:
             motion = motion_from_video_file(extractor, args.video, options, fps=args.fps,
@@ -65,6 +67,18 @@ def main(argv=None) -> int:
                      f"{format_seconds(wall)} wall", seconds_per(wall, len(motion)),
                      f"fp32 on {args.device}"))  # load_motion_extractor keeps the network in float32
     return 0
+
+
+def _comfyui_liveportrait() -> str:
+    """The surrounding ComfyUI's models/liveportrait (as ``python -m joyvasa`` finds it)."""
+    from joyvasa.cli_inputs import comfyui_models_dir
+    from joyvasa.model_files import LIVEPORTRAIT_FOLDER
+
+    models = comfyui_models_dir()
+    if models is None or not (models / LIVEPORTRAIT_FOLDER).is_dir():
+        raise ValueError("No LivePortrait folder was found (ComfyUI/models/liveportrait, when the pack sits in "
+                         "ComfyUI/custom_nodes); give --liveportrait DIR.")
+    return str(models / LIVEPORTRAIT_FOLDER)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,17 @@
-"""The stages of JoyVASA, in order. The ComfyUI nodes and the command line both call these.
+"""The stages of a talking portrait, in order: source, audio, motion, edit, render.
 
-    load_liveportrait(folder_or_files, ...)     -> LivePortraitModels   (the renderer)
-    load_motion_generator(checkpoint, ...)      -> MotionGeneratorBundle (generator + template)
     prepare_source(renderer, image, SourceOptions)         -> Source     crop + appearance + keypoints
     encode_audio(motion_generator, waveform, rate, AudioOptions) -> AudioFeatures
     sample_motion(motion_generator, features, SampleOptions)      -> Motion
     edit_motion(motion, EditOptions)                               -> Motion     scales, head/eye/face controls
     render_frames(renderer, source, motion, RenderOptions)  -> iterator of (b, H, W, 3) batches
     write_video(batches, path, fps, audio)      -> streams frames into an .mp4 with the audio
-    preview_frames(renderer, source, motion, RenderOptions) -> (N, S, S, 3) keypoints drawn, no render
-    dub_frames(renderer, motion, video, DubOptions)         -> iterable of batches: a video's lips on new speech
-    source_and_motion / animate / preview_video(..., StageOptions) -> the stages chained
+    source_and_motion / animate(..., StageOptions) -> the stages chained
 
-This module is the only place that knows the order of the stages. It holds no network
-code and no formulas (those live in the sub-packages) and no defaults (those live in
-:mod:`joyvasa.options`). Each input is checked once, here, where it enters.
+Loading is in :mod:`joyvasa.pipeline.loading`, the motion preview in :mod:`joyvasa.pipeline.preview`,
+dubbing in :mod:`joyvasa.pipeline.dub`. No network code, no formulas (those live in the
+sub-packages), no defaults (those live in :mod:`joyvasa.options`). Each input is checked
+once, here, where it enters.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ import torch
 
 from joyvasa.motion.loading import MotionGeneratorBundle
 from joyvasa.options import (
-    AudioOptions, DubOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
+    AudioOptions, EditOptions, RenderOptions, SampleOptions, SourceOptions, StageOptions,
 )
 
 ProgressCallback = Callable[[int, int], None]  # (done, total); may raise to cancel
@@ -48,42 +45,6 @@ class Source:
     x_s: torch.Tensor                 # (1, 21, 3) transformed source keypoints
     lip_delta: Optional[torch.Tensor] = None  # (1, 21, 3) lip normalisation offset, if landmarks allow
 
-
-# -- loading ------------------------------------------------------------------------------
-
-def load_liveportrait(folder_or_files, *, device="cpu", dtype=torch.float32, kind=None,
-                      channels_last=False, compile=False, callback: Optional[ProgressCallback] = None):
-    """See :func:`joyvasa.liveportrait.load_liveportrait` (a folder or a dict of files).
-
-    ``dtype`` bfloat16 (CPU with AVX512-BF16/AMX, or GPU) or float16 (GPU) runs W and G
-    under autocast; ``channels_last`` and ``compile`` are the opt-in fast paths.
-    ``python -m joyvasa.bench`` measures each, with its error against float32.
-    ``callback(done, total)`` counts the files read.
-    """
-    from joyvasa.liveportrait import load_liveportrait as _load
-
-    return _load(folder_or_files, device=device, dtype=dtype, kind=kind, channels_last=channels_last,
-                 compile=compile, callback=callback)
-
-
-def load_motion_generator(checkpoint_path, template_path, audio_encoder_path=None, device="cpu",
-                          callback: Optional[ProgressCallback] = None) -> MotionGeneratorBundle:
-    """JoyVASA checkpoint (.pt) + motion_template.pkl -> ``MotionGeneratorBundle(generator, template)``.
-
-    ``callback(done, total)`` counts the loading steps (checkpoint, encoder, generator, template).
-    """
-    from joyvasa.motion.loading import load_motion_generator as _load
-
-    if not template_path:
-        raise ValueError(
-            "The motion template (motion_template.pkl) is required: it turns the generator's "
-            "normalised output into head pose and expression. Choose it next to the checkpoint."
-        )
-    return _load(checkpoint_path, template_path=template_path, audio_encoder_path=audio_encoder_path, device=device,
-                 callback=callback)
-
-
-# -- stages -------------------------------------------------------------------------------
 
 @torch.no_grad()
 def prepare_source(
@@ -347,127 +308,5 @@ def animate(
     return motion, render_frames(renderer, source, motion, options.render, callback=_stage(progress, "render"))
 
 
-# -- the motion preview (keypoints drawn over the crop; no warping or decoding) ------------------
-
-def preview_frames(renderer, source: Source, motion, options: RenderOptions = RenderOptions(), *,
-                   size: int = 512, callback: Optional[ProgressCallback] = None) -> torch.Tensor:
-    """The motion preview of ``motion`` on ``source``: (N, size, size, 3) float32 0..1, CPU.
-
-    ``options``: the RenderOptions the render will use (region, driving option, stitching, ...
-    change the keypoints). ``size``: 256 (the networks' crop) or 512 (the crop Render pastes
-    back). ``callback(done, total)`` counts frames. See :mod:`joyvasa.video.preview`.
-    """
-    from joyvasa.liveportrait.keypoints import LIP_KEYPOINT_INDICES
-    from joyvasa.motion.controls import EYE_A, EYE_B, PREVIEW_SHAPES, eye_state
-    from joyvasa.video.preview import PREVIEW_SIZES, draw_frames, head_rotations, pose_change
-
-    if size not in PREVIEW_SIZES:
-        raise ValueError(f"size must be one of {PREVIEW_SIZES} (the crop sizes), not {size!r}.")
-    options = options.resolved()
-    driving = driving_keypoints(renderer, source, motion, options).float().cpu()  # (N, 21, 3)
-    eyes, gaze = eye_state(motion.to("cpu"))
-    crop = torch.as_tensor(source.crop.crop_256 if size == 256 else source.crop.crop_512)
-    if crop.shape[0] != size:
-        crop = torch.nn.functional.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size),
-                                               mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
-    return draw_frames(
-        crop, driving, head_rotations(source, motion, options.region), pose_change(motion),
-        fps=float(motion.fps), source_keypoints=source.x_s[0].float(),
-        lip_indices=tuple(int(i) for i in LIP_KEYPOINT_INDICES), callback=callback,
-        eye_rows=(EYE_A, EYE_B), shape_rows=PREVIEW_SHAPES, eyes=eyes, gaze=gaze,
-    )
-
-
-def write_preview_video(renderer, source: Source, motion, path, *, audio=None,
-                        options: RenderOptions = RenderOptions(), size: int = 512,
-                        callback: Optional[ProgressCallback] = None) -> dict:
-    """:func:`preview_frames` as an H.264 .mp4 with ``audio`` ((waveform, rate)) muxed in."""
-    frames = preview_frames(renderer, source, motion, options, size=size, callback=callback)
-    return write_video([frames], path, motion.fps, audio=audio)
-
-
-def preview_video(
-    renderer, motion_generator: MotionGeneratorBundle, image, waveform, sample_rate: int, path,
-    options: StageOptions = StageOptions(), *, mask=None, face_box=None, model_folders=None, size: int = 512,
-    progress: Optional[StageProgress] = None,
-) -> dict:
-    """Photo + speech -> the motion preview video (``python -m joyvasa ... --preview-only``).
-
-    :func:`source_and_motion`, then :func:`write_preview_video` instead of the render.
-    ``progress(stage, done, total)`` as in :func:`animate`, stage ``preview`` for the drawing.
-    Returns {"path", "frames"}.
-    """
-    source, motion = source_and_motion(renderer, motion_generator, image, waveform, sample_rate, options,
-                                       mask=mask, face_box=face_box, model_folders=model_folders, progress=progress)
-    return write_preview_video(renderer, source, motion, path, audio=(waveform, sample_rate), options=options.render,
-                               size=size, callback=_stage(progress, "preview"))
-
-
-# -- dubbing (a video's own head and face, the lips from the motion) ------------------------------
-
-class DubbedFrames:
-    """The dubbed video as frame batches (iterate once); ``plan`` (crop windows, frames without a
-    face) is made when this is built, so a video without a face fails before any rendering."""
-
-    def __init__(self, renderer, motion, frames, options: DubOptions, crop, model_folders, callback):
-        from joyvasa.video.dub import plan_dub
-
-        self.renderer, self.motion, self.frames, self.options, self.callback = renderer, motion, frames, options, callback
-        self.plan = plan_dub(frames, len(motion), options.short_video, crop, model_folders)
-
-    def __len__(self) -> int:
-        return self.plan.output_frames
-
-    def summary(self) -> str:
-        return self.plan.summary()
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        from joyvasa.video.dub import dub_batches
-
-        return dub_batches(self.renderer, self.motion, self.frames, self.plan, mouth=self.options.mouth,
-                           batch_size=self.options.frames_per_call(self.renderer.device), callback=self.callback)
-
-
-def dub_frames(renderer, motion, video, options: DubOptions = DubOptions(), *, video_fps: Optional[float] = None,
-               crop=None, model_folders=None, callback: Optional[ProgressCallback] = None) -> DubbedFrames:
-    """Dub a talking-head video: its head, eyes and expression stay, the lips follow ``motion``
-    (sampled from the new speech). See :mod:`joyvasa.video.dub`.
-
-    ``video``: a video file path (streamed: read three times, never whole in memory), a
-    :class:`joyvasa.video.reading.FrameSource`, or frames (N, H, W, 3) shot at ``video_fps``.
-    It is read at the motion's fps; the result has the motion's length (the audio's).
-    ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions` (detector, detect_every, ...);
-    ``model_folders``: where optional detector files are searched.
-    Returns :class:`DubbedFrames`: iterate for (b, H, W, 3) float32 batches (H, W even), or pass
-    it to :func:`write_video`; its ``summary()`` says how many frames had no face.
-    """
-    from joyvasa.video.reading import FrameSource, TensorFrames, VideoFileFrames
-
-    if isinstance(video, FrameSource):
-        frames = video
-    elif torch.is_tensor(video):
-        if video_fps is None:
-            raise ValueError("video frames given as a tensor need video_fps, the rate they were shot at.")
-        frames = TensorFrames(video, video_fps, motion.fps, name="video frames")
-    else:
-        frames = VideoFileFrames(video, motion.fps)
-    if abs(frames.fps - motion.fps) > 1e-6:
-        raise ValueError(f"The video is read at {frames.fps:g} fps but the motion has {motion.fps:g} fps; read it "
-                         "at the motion's rate.")
-    return DubbedFrames(renderer, motion, frames, options, crop, model_folders, callback)
-
-
 def _stage(progress: Optional[StageProgress], stage: str) -> Optional[ProgressCallback]:
     return None if progress is None else (lambda done, total: progress(stage, done, total))
-
-
-def read_image_file(path) -> torch.Tensor:
-    """A photo file -> (H, W, 3) float32 0..1."""
-    import numpy as np
-    from PIL import Image
-
-    try:
-        with Image.open(path) as handle:
-            return torch.from_numpy(np.asarray(handle.convert("RGB"), dtype=np.float32) / 255.0)
-    except OSError as err:
-        raise ValueError(f"Could not read the image '{path}': {err}") from None
