@@ -30,9 +30,7 @@ GROUP_HEAD = 50  # a group's title bar
 PAD, GAP = 20, 50
 TOP = 40
 NOTE_WIDTH = 440
-X = [40, 40 + NOTE_WIDTH + 60]  # first column: the "Start here" note; then one column per 420 units
-for _ in range(5):
-    X.append(X[-1] + 420)
+X = [40 + (NOTE_WIDTH + 60) * column for column in range(6)]  # a column fits a node (320) or a note
 
 # What ComfyUI 0.3.75 shows as each node's title (the server test checks these against /object_info).
 DISPLAY_NAMES = {
@@ -52,7 +50,7 @@ DISPLAY_NAMES = {
 # Room for what the frontend draws below the widgets (the picture, the video, the audio player).
 SIZES = {"LoadImage": [320, 380], "LoadVideo": [320, 420], "LoadAudio": [320, 150], "PreviewImage": [320, 320],
          "JoyVASAMotionReport": [320, 320]}
-NOTE_SIZES = {"start": [NOTE_WIDTH, 760], "models": [NOTE_WIDTH, 470], "speed": [NOTE_WIDTH, 380]}
+NOTE_SIZES = {"start": [NOTE_WIDTH, 480], "models": [NOTE_WIDTH, 360], "speed": [NOTE_WIDTH, 280]}
 COLOURS = {"Inputs": "#3f789e", "Models": "#8A8", "Face crop": "#8AA", "Motion": "#b58b2a",
            "Motion + Render": "#b58b2a", "Preview": "#a1309b", "Render": "#b06634", "Output": "#88A",
            "Speaker A": "#b58b2a", "Speaker B": "#a1309b"}
