@@ -34,11 +34,22 @@ def test_every_template_draws_with_named_widgets(tmp_path):
 def test_every_template_has_a_jpeg_thumbnail_of_its_inputs():
     from PIL import Image
 
+    import numpy as np
+
     module = module_from_file("docs/make_thumbnails.py")
+    cards = {}
     for name in _drawer().PICTURES:
         assert name in module.THUMBNAILS, name
         with Image.open(REPO_ROOT / "example_workflows" / f"{name}.jpg") as thumbnail:
             assert thumbnail.format == "JPEG" and thumbnail.size == (module.SIZE, module.SIZE)
+            cards[name] = np.asarray(thumbnail.convert("RGB"), dtype=np.float32)
+    # Told apart at a glance: each has its own ribbon label and colour, and no two cards look alike.
+    specs = module.THUMBNAILS.values()
+    assert len({spec[4] for spec in specs}) == len({spec[5] for spec in specs}) == len(cards)
+    names = sorted(cards)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert np.abs(cards[a] - cards[b]).mean() > 20, (a, b)
 
 
 def test_every_picture_is_drawn_from_todays_template():
