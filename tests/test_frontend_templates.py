@@ -133,5 +133,5 @@ def test_template_opens_with_its_values_notes_and_groups(page, name, tmp_path):
     page.wait_for_timeout(1000)
     page.screenshot(path=str(_screenshot_dir(tmp_path) / f"{name} (start note).png"))
     heading = start["widgets_values"][0].splitlines()[0].lstrip("# ").strip()
-    assert page.get_by_text(heading, exact=True).count() >= 1, f"{name}: the note '{heading}' is not shown"
+    page.get_by_text(heading, exact=True).first.wait_for(state="visible", timeout=15_000)
     assert not page.errors, page.errors

@@ -28,7 +28,7 @@ import pytest
 
 from tests.comfy_server import PACK_DIR_NAME, REPO_ROOT, ComfyServer, ComfyUIUnavailable, module_from_file
 from tests.node_ids import EXPECTED_NODES
-from tests.workflow_format import api_to_ui, ui_to_api
+from tests.workflow_format import NOTE_TYPES, api_to_ui, ui_to_api
 
 WORKFLOWS = REPO_ROOT / "example_workflows"
 EXAMPLE_INPUTS = REPO_ROOT / "example_inputs"
@@ -211,7 +211,9 @@ def test_templates_are_served_with_titles_and_thumbnails(comfy):
     for name in TEMPLATES:
         quoted = urllib.parse.quote(name)
         served = comfy.get_json(f"/api/workflow_templates/{PACK_DIR_NAME}/{quoted}.json")
-        assert {node["type"] for node in served["nodes"]} == {n["class_type"] for n in _api_twin(name).values()}
+        graph = {node["type"] for node in served["nodes"] if node["type"] not in NOTE_TYPES}
+        assert graph == {n["class_type"] for n in _api_twin(name).values()}
+        assert {node["type"] for node in served["nodes"]} & set(NOTE_TYPES) and served["groups"], name
         status, body = comfy.request(f"/api/workflow_templates/{PACK_DIR_NAME}/{quoted}.jpg")
         assert status == 200, name
         with Image.open(BytesIO(body)) as thumbnail:
