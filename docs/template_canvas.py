@@ -94,6 +94,9 @@ TITLES = {
     words.DUB: {1: "Load Video: the video to dub", 2: "Load Audio: the new speech"},
 }
 NOTE_TITLES = {"start": "Start here", "models": "Models", "speed": "Before a long render"}
+# The view the frontend restores on open: the "Start here" note and the Inputs at a readable zoom
+# (below about 0.6 the frontend draws nodes without their text).
+VIEW = {"scale": 0.8, "offset": [60, 100]}
 
 
 def notes(name: str) -> dict[str, str]:
@@ -149,6 +152,7 @@ def apply(workflow: dict, name: str) -> dict:
         node["order"] = order
     workflow["nodes"] = graph + notes_sorted
     workflow["groups"] = groups
+    workflow["extra"] = {**workflow.get("extra", {}), "ds": copy.deepcopy(VIEW)}
     workflow["last_node_id"] = max(node["id"] for node in workflow["nodes"])
     return workflow
 

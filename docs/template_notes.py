@@ -1,7 +1,7 @@
 """The words on the templates' canvas: one "Start here" note, one models note and one speed note each.
 
 docs/template_canvas.py puts them on the canvas (MarkdownNote nodes); docs/templates.md quotes them.
-Times: the 2-core development CPU, fp32 (README, Performance: about 7.5 s per 512x512 frame, and the
+Times: the 2-core development CPU, fp32 (the performance figures: about 7.5 s per 512x512 frame, and the
 command line's own run of the example speech: 67 frames in 8:01). No GPU has been measured.
 """
 
