@@ -96,7 +96,7 @@ TITLES = {
 NOTE_TITLES = {"start": "Start here", "models": "Models", "speed": "Before a long render"}
 # The view the frontend restores on open: the "Start here" note and the Inputs at a readable zoom
 # (below about 0.6 the frontend draws nodes without their text).
-VIEW = {"scale": 0.8, "offset": [60, 100]}
+VIEW = {"scale": 0.8, "offset": [60, 140]}
 
 
 def notes(name: str) -> dict[str, str]:

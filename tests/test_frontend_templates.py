@@ -132,3 +132,14 @@ def test_template_opens_with_its_values_notes_and_groups(page, name, tmp_path):
     heading = start["widgets_values"][0].splitlines()[0].lstrip("# ").strip()
     page.get_by_text(heading, exact=True).first.wait_for(state="visible", timeout=15_000)
     assert not page.errors, page.errors
+
+
+def test_missing_chromium_fails_in_ci_and_skips_loudly_elsewhere(monkeypatch):
+    monkeypatch.delenv("JOYVASA_CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium"):
+        _chromium()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="NOT TESTED"):
+        _chromium()
