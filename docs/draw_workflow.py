@@ -2,20 +2,27 @@
 
     python docs/draw_workflow.py "example_workflows/<template>.json" docs/images/<picture>.png
     python docs/draw_workflow.py --all      # every template into docs/images (names in PICTURES)
+    python docs/draw_workflow.py --check    # exit 1 naming the pictures a template changed under
 
-Nodes are drawn where the workflow places them, with their inputs on the left, outputs
-on the right and widget values below (named from the API-format twin in
-``example_workflows/api/`` when there is one); links are coloured by type. Only Pillow
-is needed.
+Groups, notes and nodes are drawn where the workflow places them: nodes with their titles,
+inputs on the left, outputs on the right and widget values below (named from the API-format
+twin in ``example_workflows/api/`` when there is one); links are coloured by type. Each picture
+records (a PNG text chunk) the digest of what it was drawn from: the template, its twin and
+this script; ``--check`` (and tests/test_docs_workflow_picture.py) compares it with today's.
+Only Pillow is needed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import sys
+import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 ROW = 18
 TITLE = 24
@@ -25,6 +32,8 @@ TYPE_COLOURS = {
     "FLOAT": (200, 200, 120), "VIDEO": (230, 110, 200),
 }
 CUSTOM_COLOUR = (190, 140, 255)
+NOTE_TYPES = ("MarkdownNote", "Note")
+DIGEST_KEY = "joyvasa-drawn-from"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # template (its file name is its title in ComfyUI's template browser) -> README picture
 PICTURES = {
@@ -54,8 +63,8 @@ def _node_height(node: dict) -> int:
 def _widgets(node: dict) -> list[str]:
     """'name: value' for each widget, from the API twin's non-link inputs when available."""
     names = node.get("_widget_names") or []
-    values = [v for v in node.get("widgets_values") or []
-              if v not in ("fixed", "randomize", "increment", "decrement", "image", "audio")]
+    values = [v for v in node.get("widgets_values") or []  # not the upload buttons' and seed control's values
+              if v is not None and v not in ("fixed", "randomize", "increment", "decrement", "image", "audio")]
     shown = []
     for index, value in enumerate(values):
         if index < len(names) and names[index] is None:
@@ -78,13 +87,67 @@ def attach_widget_names(workflow: dict, api: dict) -> None:
                                  for name, value in inputs.items() if name not in sockets]
 
 
+def _hex(colour: str) -> tuple[int, int, int]:
+    colour = colour.lstrip("#")
+    if len(colour) == 3:
+        colour = "".join(c * 2 for c in colour)
+    return tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def _plain(markdown: str) -> list[str]:
+    """A note's Markdown as plain paragraphs (headings, bullets and emphasis marks dropped; the
+    lines of a paragraph or bullet joined, as the frontend shows them)."""
+    blocks: list[str] = []
+    joining = False
+    for line in markdown.splitlines():
+        starts_block = not line.strip() or line.startswith(("#", "- "))
+        text = re.sub(r"[*`]", "", re.sub(r"^#+\s*", "", line)).strip()
+        if line.startswith("- "):
+            text = "• " + text[2:]
+        if joining and not starts_block:
+            blocks[-1] += " " + text
+        else:
+            blocks.append(text)
+        joining = bool(line.strip()) and not line.startswith("#")
+    return blocks
+
+
+def _draw_note(pen, note: dict, title_font, text_font) -> None:
+    x, y = note["pos"]
+    width, height = note["size"]
+    pen.rounded_rectangle([x, y - TITLE, x + width, y + height], radius=8, fill=(80, 66, 44), outline=(130, 110, 80))
+    pen.text((x + 10, y - TITLE + 5), note.get("title") or "Note", font=title_font, fill=(250, 240, 220))
+    columns = max(20, int(width / 6.6))
+    ty = y + 8
+    for line in _plain((note.get("widgets_values") or [""])[0]):
+        for piece in textwrap.wrap(line, columns) or [""]:
+            if ty + 15 > y + height - 4:
+                return
+            pen.text((x + 10, ty), piece, font=text_font, fill=(235, 225, 205))
+            ty += 15
+
+
 def draw(workflow: dict) -> Image.Image:
-    nodes = {node["id"]: node for node in workflow["nodes"]}
-    right = max(n["pos"][0] for n in nodes.values()) + WIDTH + 40
-    bottom = max(n["pos"][1] + _node_height(n) for n in nodes.values()) + 40
+    notes = [node for node in workflow["nodes"] if node["type"] in NOTE_TYPES]
+    nodes = {node["id"]: node for node in workflow["nodes"] if node["type"] not in NOTE_TYPES}
+    groups = workflow.get("groups") or []
+    right = max([n["pos"][0] + WIDTH for n in nodes.values()] + [n["pos"][0] + n["size"][0] for n in notes]
+                + [g["bounding"][0] + g["bounding"][2] for g in groups]) + 40
+    bottom = max([n["pos"][1] + _node_height(n) for n in nodes.values()] + [n["pos"][1] + n["size"][1] for n in notes]
+                 + [g["bounding"][1] + g["bounding"][3] for g in groups]) + 40
     image = Image.new("RGB", (int(right), int(bottom)), (32, 32, 36))
     pen = ImageDraw.Draw(image)
-    title_font, slot_font = _font(14), _font(12)
+    title_font, slot_font, group_font = _font(14), _font(12), _font(22)
+
+    for group in groups:
+        gx, gy, gw, gh = group["bounding"]
+        colour = _hex(group.get("color") or "#3f789e")
+        fill = tuple(int(0.35 * c + 0.65 * 32) for c in colour)
+        pen.rectangle([gx, gy, gx + gw, gy + gh], fill=fill, outline=colour, width=2)
+        pen.rectangle([gx, gy, gx + gw, gy + 34], fill=tuple(int(0.6 * c + 0.4 * 32) for c in colour))
+        pen.text((gx + 10, gy + 5), group["title"], font=group_font, fill=(250, 250, 250))
+    for note in notes:
+        _draw_note(pen, note, title_font, slot_font)
 
     def input_xy(node, index):
         x, y = node["pos"]
@@ -114,7 +177,7 @@ def draw(workflow: dict) -> Image.Image:
                               fill=(58, 52, 78) if ours else (56, 56, 60), outline=(110, 110, 120))
         pen.rounded_rectangle([x, y, x + WIDTH, y + TITLE], radius=8,
                               fill=(96, 78, 150) if ours else (80, 80, 88))
-        pen.text((x + 10, y + 5), node["type"], font=title_font, fill=(245, 245, 245))
+        pen.text((x + 10, y + 5), node.get("title") or node["type"], font=title_font, fill=(245, 245, 245))
         for index, slot in enumerate(node.get("inputs", [])):
             sx, sy = input_xy(node, index)
             colour = TYPE_COLOURS.get(slot["type"], CUSTOM_COLOUR)
@@ -135,21 +198,59 @@ def draw(workflow: dict) -> Image.Image:
     return image
 
 
+def _twin_path(workflow_path: str) -> str:
+    return os.path.join(os.path.dirname(workflow_path), "api", os.path.basename(workflow_path))
+
+
+def drawn_from(workflow_path: str) -> str:
+    """Digest of what a picture of ``workflow_path`` is drawn from: the template, its API twin
+    (the widget names) and this script."""
+    digest = hashlib.sha256()
+    for path in (workflow_path, _twin_path(workflow_path), os.path.abspath(__file__)):
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def stale_pictures(root: str = ROOT) -> list[str]:
+    """Templates whose picture in ``root``/docs/images is missing or was drawn from something else."""
+    stale = []
+    for name, picture in PICTURES.items():
+        image_path = os.path.join(root, "docs", "images", picture)
+        recorded = None
+        if os.path.isfile(image_path):
+            with Image.open(image_path) as image:
+                recorded = image.text.get(DIGEST_KEY) if hasattr(image, "text") else None
+        if recorded != drawn_from(os.path.join(root, "example_workflows", f"{name}.json")):
+            stale.append(name)
+    return stale
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--all"]:
         for name, picture in PICTURES.items():
             main([os.path.join(ROOT, "example_workflows", f"{name}.json"), os.path.join(ROOT, "docs", "images", picture)])
         return 0
+    if argv == ["--check"]:
+        stale = stale_pictures()
+        for name in stale:
+            print(f"docs/images/{PICTURES[name]} is stale: redraw it with python docs/draw_workflow.py --all "
+                  f"(template '{name}' or this script changed)", file=sys.stderr)
+        return 1 if stale else 0
     if len(argv) != 2:
         print(__doc__)
         return 2
     with open(argv[0]) as handle:
         workflow = json.load(handle)
-    twin = os.path.join(os.path.dirname(argv[0]), "api", os.path.basename(argv[0]))
+    twin = _twin_path(argv[0])
     if os.path.isfile(twin):
         with open(twin) as handle:
             attach_widget_names(workflow, json.load(handle))
-    draw(workflow).save(argv[1])
+    info = PngInfo()
+    info.add_text(DIGEST_KEY, drawn_from(argv[0]))
+    draw(workflow).save(argv[1], pnginfo=info, optimize=True)
     return 0
 
 

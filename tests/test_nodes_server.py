@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.comfy_server import PACK_DIR_NAME, REPO_ROOT, ComfyServer, ComfyUIUnavailable
+from tests.comfy_server import PACK_DIR_NAME, REPO_ROOT, ComfyServer, ComfyUIUnavailable, module_from_file
 from tests.node_ids import EXPECTED_NODES
-from tests.workflow_format import api_to_ui, ui_to_api
+from tests.workflow_format import NOTE_TYPES, api_to_ui, ui_to_api
 
 WORKFLOWS = REPO_ROOT / "example_workflows"
 EXAMPLE_INPUTS = REPO_ROOT / "example_inputs"
@@ -44,25 +44,6 @@ DIALOGUE = "JoyVASA - two speakers (dialogue)"
 DUB = "JoyVASA - dub a video (lips only)"
 TEMPLATES = (ALL_IN_ONE, STAGED, ANIMAL, FROM_VIDEO, DIALOGUE, DUB)
 DIALOGUE_SECONDS = 2.3132426303854876  # example_inputs/joyvasa_dialogue_a.flac and _b.flac
-
-# Node positions of the UI-format templates (columns left to right).
-LAYOUTS = {
-    ALL_IN_ONE: {"1": [40, 60], "2": [40, 440], "3": [40, 620], "4": [40, 1000],
-                 "5": [460, 60], "6": [880, 60], "7": [880, 260]},
-    STAGED: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "5": [460, 60], "6": [460, 460],
-             "7": [460, 900], "8": [880, 900], "9": [1300, 900], "10": [1720, 1280], "11": [1720, 60],
-             "12": [2140, 60], "13": [2140, 240], "14": [1720, 460], "15": [1300, 60]},
-    ANIMAL: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "5": [460, 60], "6": [460, 460],
-             "7": [460, 900], "8": [880, 900], "9": [1300, 400]},
-    FROM_VIDEO: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "5": [460, 60], "6": [460, 460],
-                 "7": [880, 200]},
-    DIALOGUE: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "9": [40, 1060], "5": [460, 60],
-               "6": [460, 460], "7": [460, 860], "8": [880, 860], "10": [460, 1060], "11": [880, 1260],
-               "12": [1300, 60], "13": [1720, 60]},
-    DUB: {"1": [40, 60], "2": [40, 400], "3": [40, 560], "4": [40, 900], "5": [460, 560], "6": [880, 560],
-          "7": [1300, 60]},
-}
-
 
 def _write_speech_like_wav(path: Path, seconds: float, rate: int = 22050) -> Path:
     """Stereo 16-bit WAV: a pitch-gliding tone with syllable-like loudness."""
@@ -197,12 +178,25 @@ def test_example_inputs_are_in_the_input_folder_and_listed_by_the_loaders(comfy)
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_templates_match_their_api_twins(comfy, name):
+    """The UI file is the twin's graph (widget values as the frontend stores them) with the canvas of
+    docs/template_canvas.py (positions, titles, groups, notes); nothing else."""
     info = comfy.object_info()
     twin = _api_twin(name)
     ui_path = WORKFLOWS / f"{name}.json"
+    canvas = module_from_file("docs/template_canvas.py")
+    expected = canvas.apply(api_to_ui(twin, info), name)
     if os.environ.get("JOYVASA_WRITE_WORKFLOWS") == "1":
-        ui_path.write_text(json.dumps(api_to_ui(twin, info, LAYOUTS[name]), indent=2) + "\n")
-    assert ui_to_api(json.loads(ui_path.read_text()), info) == twin
+        ui_path.write_text(json.dumps(expected, indent=2) + "\n")
+    saved = json.loads(ui_path.read_text())
+    assert ui_to_api(saved, info) == twin
+    assert saved == expected, "regenerate with JOYVASA_WRITE_WORKFLOWS=1 (see tests/workflow_format.py)"
+    for node in twin.values():  # untitled nodes carry the title the frontend would show
+        assert canvas.DISPLAY_NAMES[node["class_type"]] == info[node["class_type"]]["display_name"]
+    # The loaders' download setting is the one the node declares as its default (fetch on first use).
+    for node in twin.values():
+        if "download" in node["inputs"]:
+            spec = info[node["class_type"]]["input"]["required"]["download"]
+            assert node["inputs"]["download"] == spec[1]["default"], (node["class_type"], spec[1]["default"])
 
 
 def test_templates_are_served_with_titles_and_thumbnails(comfy):
@@ -217,7 +211,9 @@ def test_templates_are_served_with_titles_and_thumbnails(comfy):
     for name in TEMPLATES:
         quoted = urllib.parse.quote(name)
         served = comfy.get_json(f"/api/workflow_templates/{PACK_DIR_NAME}/{quoted}.json")
-        assert {node["type"] for node in served["nodes"]} == {n["class_type"] for n in _api_twin(name).values()}
+        graph = {node["type"] for node in served["nodes"] if node["type"] not in NOTE_TYPES}
+        assert graph == {n["class_type"] for n in _api_twin(name).values()}
+        assert {node["type"] for node in served["nodes"]} & set(NOTE_TYPES) and served["groups"], name
         status, body = comfy.request(f"/api/workflow_templates/{PACK_DIR_NAME}/{quoted}.jpg")
         assert status == 200, name
         with Image.open(BytesIO(body)) as thumbnail:

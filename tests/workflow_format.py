@@ -6,8 +6,9 @@ The example workflows the template browser shows are UI format
 know which inputs are widgets and in what order their values are stored.
 
 Regenerate the UI files from the twins (with a running test server) through
-``tests/test_nodes_server.py::test_example_workflows_match_their_api_twins``
-with ``JOYVASA_WRITE_WORKFLOWS=1``.
+``tests/test_nodes_server.py::test_templates_match_their_api_twins``
+with ``JOYVASA_WRITE_WORKFLOWS=1``; ``docs/template_canvas.py`` adds the canvas
+(positions, titles, groups, notes). Notes are skipped going to the API format.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+NOTE_TYPES = ("MarkdownNote", "Note")  # frontend-only nodes (the templates' notes): not part of the prompt
 
 
 def _ordered_inputs(info: dict) -> list[tuple[str, Any, dict, bool]]:
@@ -50,6 +52,8 @@ def ui_to_api(workflow: dict, object_info: dict) -> dict:
     links = {link[0]: link for link in workflow["links"]}  # [id, src, src_slot, dst, dst_slot, type]
     prompt = {}
     for node in workflow["nodes"]:
+        if node["type"] in NOTE_TYPES:
+            continue
         info = object_info[node["type"]]
         linked = {}
         for entry in node.get("inputs", []):
