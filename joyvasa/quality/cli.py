@@ -13,6 +13,9 @@ import math
 import sys
 
 from joyvasa.checkpoints import CheckpointError
+from joyvasa.options import add_option_flags
+
+from .options import SyncOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,11 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="score this video's lip sync against its own sound track instead")
     sync.add_argument("--syncnet", metavar="FILE", default="",
                       help="syncnet_v2.model from joonson/syncnet_python (its download_model.sh)")
-    sync.add_argument("--face", choices=("detect", "whole"), default="detect",
-                      help="detect: find and track the face, crop it as syncnet_python does (default); whole: "
-                           "the frames already are face crops")
-    sync.add_argument("--detector", default="mtcnn", help="face detector for --face detect (mtcnn)")
     sync.add_argument("--device", default="cpu", help="torch device for SyncNet (cpu)")
+    add_option_flags(parser, SyncOptions, set())
     return parser
 
 
@@ -58,15 +58,17 @@ def main(argv=None) -> int:
 
 
 def _print_sync(args) -> int:
-    from .sync_report import score_video_file, sync_chart, sync_json, sync_text
     from .crops import TrackSettings
+    from .sync_report import score_video_file, sync_chart, sync_json, sync_text
     from .syncnet import load_syncnet
 
     if not args.syncnet:
         raise CheckpointError("--sync needs --syncnet FILE: syncnet_v2.model from joonson/syncnet_python "
                               "(download_model.sh there fetches it).")
     model = load_syncnet(args.syncnet, device=args.device)
-    result = score_video_file(model, args.sync, face=args.face, settings=TrackSettings(detector=args.detector))
+    options = SyncOptions.from_values(vars(args))
+    result = score_video_file(model, args.sync, face=options.face, vshift=options.vshift,
+                              settings=TrackSettings(detector=options.face_detector))
     if args.chart:
         _save_png(sync_chart(result), args.chart)
     print(json.dumps(sync_json(result), indent=2) if args.json else sync_text(result))

@@ -8,12 +8,14 @@ face crops), resample to 25 fps and call :func:`.sync.sync_scores`.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .crops import TrackSettings, face_track_crops, whole_frame_crops
+from .options import FACE_MODES, SyncOptions
 from .sync import DEFAULT_VSHIFT, SYNC_FPS, SYNC_SAMPLE_RATE, resample_frames, sync_scores
 
-FACE_MODES = ("detect", "whole")
 # The JoyVASA paper's figures, for scale (Table 1: CelebV-HQ test set; the open set: Sync-C only).
 PAPER_FIGURES = "JoyVASA paper: LSE-C 4.85 / LSE-D 13.53 on CelebV-HQ (Table 1); LSE-C 5.72 on its open set"
 
@@ -41,20 +43,48 @@ def score_frames(model, frames, fps: float, audio_16k, *, face: str = "detect", 
     return result
 
 
-def score_video_file(model, path, *, face: str = "detect", vshift: int = DEFAULT_VSHIFT,
-                     settings: TrackSettings | None = None) -> dict:
-    """Lip-sync scores of a video file with its own sound track (read at 25 fps, 16 kHz mono; the
-    audio stream's start offset is honoured)."""
+def read_video_for_sync(path, with_audio: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A video file's frames at 25 fps (T, H, W, 3) 0..1 and, when asked, its sound track as mono
+    16 kHz starting with the first frame (the audio stream's start offset honoured)."""
     from joyvasa.audio import load_audio_file
     from joyvasa.video.reading import VideoFileFrames, VideoInputError, audio_offset, probe_video
 
-    if not probe_video(path).has_audio:
-        raise VideoInputError(f"video file '{path}' has no sound track to score its lip sync against.")
+    if with_audio and not probe_video(path).has_audio:
+        raise VideoInputError(f"video file '{path}' has no sound track to score its lip sync against; "
+                              "give the speech as audio.")
     frames = torch.stack(list(VideoFileFrames(path, fps=SYNC_FPS)))
+    if not with_audio:
+        return frames, None
     audio = load_audio_file(path)
     shift = int(round(audio_offset(path) * SYNC_SAMPLE_RATE))
     audio = torch.nn.functional.pad(audio, (shift, 0)) if shift > 0 else audio[-shift:]
+    return frames, audio
+
+
+def score_video_file(model, path, *, face: str = "detect", vshift: int = DEFAULT_VSHIFT,
+                     settings: TrackSettings | None = None) -> dict:
+    """Lip-sync scores of a video file against its own sound track."""
+    frames, audio = read_video_for_sync(path)
     return score_frames(model, frames, SYNC_FPS, audio, face=face, vshift=vshift, settings=settings)
+
+
+def score_clip(model, clip, fps: float | None, speech=None, options: SyncOptions | None = None,
+               model_folders=()) -> dict:
+    """The node's route: ``clip`` a video file path (``fps`` None) or frames at ``fps``; ``speech``
+    (waveform (C, N), sample rate) or None for the file's own sound track."""
+    from joyvasa.audio import to_mono_16k
+
+    options = options or SyncOptions()
+    if isinstance(clip, (str, os.PathLike)):
+        frames, own = read_video_for_sync(clip, with_audio=speech is None)
+        fps = SYNC_FPS
+    else:
+        if speech is None:
+            raise ValueError("Lip Sync Score: connect the audio the frames were made with.")
+        frames, own = clip, None
+    audio = own if speech is None else to_mono_16k(*speech)
+    settings = TrackSettings(detector=options.face_detector, model_folders=tuple(model_folders))
+    return score_frames(model, frames, fps, audio, face=options.face, vshift=options.vshift, settings=settings)
 
 
 def sync_text(result: dict) -> str:
