@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the motion preview (keypoints + head pose over the face crop, with the audio) "
                             "to --out instead of rendering: milliseconds per frame, to judge timing and head motion")
     files.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    files.add_argument("--score-sync", metavar="SYNCNET", default="",
+                       help="then score the written video's lip sync with this syncnet_v2.model (LSE-C / LSE-D)")
     files.add_argument("--precision", "--dtype", dest="precision", choices=PRECISIONS, default="auto",
                        help="render precision: auto = fp32 on CPU, fp16 on GPU; bf16 is 1.9x faster on "
                             "AVX512-BF16 CPUs")
@@ -63,15 +65,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if bool(args.image) == bool(args.dub_video):
         parser.error("give --image (animate a photo) or --dub-video (dub a video), one of them.")
+    if args.score_sync and not __import__("os").path.isfile(args.score_sync):
+        parser.error(f"--score-sync: '{args.score_sync}' does not exist (syncnet_v2.model, joonson/syncnet_python).")
     progress = Progress.from_args(args)
     started = time.perf_counter()
     try:
         stage_options = StageOptions.from_values(vars(args))
         result = run(args, stage_options, progress)
+        if args.score_sync:
+            from joyvasa.quality.sync_report import score_written_video
+
+            result["sync_report"] = score_written_video(result["path"], args.score_sync, args.device)
     except (ValueError, FileNotFoundError) as err:  # our errors are sentences for the user
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary_line(result, time.perf_counter() - started))
+    if result.get("sync_report"):
+        print(result["sync_report"])
     return 0
 
 

@@ -77,3 +77,19 @@ def test_cli_refusals_are_one_line(tmp_path, syncnet_file, capsys):
     assert "syncnet_python" in capsys.readouterr().err
     assert main(["--sync", str(faceless), "--syncnet", str(tmp_path / "nowhere.model")]) == 2
     assert "nowhere.model" in capsys.readouterr().err
+
+
+def test_render_cli_scores_what_it_wrote(tmp_path, syncnet_file, monkeypatch, capsys):
+    from joyvasa import cli
+
+    video = talking_video(tmp_path / "talk.mp4", fps=25, seconds=0.5, size=128)
+    monkeypatch.setattr(cli, "run", lambda *a: {"path": str(video), "frames": 12, "fps": 25.0, "what": "",
+                                                "precision": "fp32", "device": "cpu"})
+    flags = ["--image", "x.png", "--audio", "a.wav", "--out", str(video), "--liveportrait", "lp",
+             "--motion-generator", "m.pt", "--template", "t.pkl", "--quiet"]
+    assert cli.main([*flags, "--score-sync", str(syncnet_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("wrote") and "LSE-C" in out
+    with pytest.raises(SystemExit):
+        cli.main([*flags, "--score-sync", str(tmp_path / "none.model")])
+    assert "--score-sync" in capsys.readouterr().err

@@ -119,3 +119,13 @@ def sync_chart(result: dict, width: int = 800) -> torch.Tensor:
     from joyvasa.quality.sync_chart import draw_sync_chart
 
     return draw_sync_chart(result, title=sync_text(result).splitlines()[0], width=width)
+
+
+def score_written_video(path, syncnet_file, device="cpu", options: SyncOptions | None = None) -> str:
+    """``python -m joyvasa ... --score-sync FILE``: the lip-sync report of the video just written."""
+    from .syncnet import load_syncnet
+
+    options = options or SyncOptions()
+    result = score_video_file(load_syncnet(syncnet_file, device=device), path, face=options.face,
+                              vshift=options.vshift, settings=TrackSettings(detector=options.face_detector))
+    return sync_text(result)
