@@ -61,6 +61,11 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _min_face(settings: TrackSettings, frame_size: tuple) -> float:
+    """The smallest mean box side a track may have: syncnet_python's 100 px, at most 1/8 of the short side."""
+    return min(settings.min_face, min(frame_size) / 8.0)
+
+
 def detect_boxes(frames: Iterable[torch.Tensor], settings: TrackSettings) -> tuple[list[list[np.ndarray]], tuple]:
     """Every frame's face boxes (original pixels) and the frames' (H, W)."""
     from joyvasa.face import detect_faces
@@ -68,7 +73,10 @@ def detect_boxes(frames: Iterable[torch.Tensor], settings: TrackSettings) -> tup
     boxes, size = [], (0, 0)
     for frame in frames:
         size = tuple(frame.shape[:2])
-        faces = detect_faces(frame, settings.detector, model_folders=list(settings.model_folders) or None)
+        opts = {}
+        if settings.detector == "mtcnn":  # faces under the track's size limit are dropped anyway: search no smaller
+            opts["min_face"] = max(20.0, 0.8 * _min_face(settings, size))
+        faces = detect_faces(frame, settings.detector, model_folders=list(settings.model_folders) or None, **opts)
         boxes.append([np.asarray(face.box, dtype=np.float64) for face in faces])
     return boxes, size
 
@@ -78,7 +86,7 @@ def build_tracks(boxes_per_frame: list[list[np.ndarray]], frame_size: tuple, set
     and large ones."""
     remaining = [list(boxes) for boxes in boxes_per_frame]
     min_length = min(settings.min_track, max(1, len(remaining) // 2))
-    min_face = min(settings.min_face, min(frame_size) / 8.0)
+    min_face = _min_face(settings, frame_size)
     tracks = []
     while True:
         frames_of, track = [], []
