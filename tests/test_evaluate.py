@@ -53,7 +53,8 @@ def test_two_checkpoints_make_one_table(toy, monkeypatch, capsys):
     assert code == 0, capsys.readouterr().err
     assert "evaluation.md" in capsys.readouterr().out
     markdown = (out / "evaluation.md").read_text()
-    assert "| LSE-C | LSE-D | offset (frames) |" in markdown and "| released |" in markdown and "| trained |" in markdown
+    assert "| LSE-C | LSE-D | offset (frames) |" in markdown
+    assert "| released |" in markdown and "| trained |" in markdown
     with open(out / "evaluation.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["variant"] for r in rows] == ["released", "trained"]

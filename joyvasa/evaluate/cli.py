@@ -65,7 +65,8 @@ def _named(entry: str) -> tuple[str, str]:
 
 
 def _check_files(args) -> None:
-    for label, paths in (("--checkpoint", [p for _, p in map(_named, args.checkpoint)]), ("--template", [args.template]),
+    checkpoints = [path for _, path in map(_named, args.checkpoint)]
+    for label, paths in (("--checkpoint", checkpoints), ("--template", [args.template]),
                          ("--portrait", args.portrait), ("--audio", args.audio),
                          ("--syncnet", [args.syncnet] if args.syncnet else [])):
         for path in paths:

@@ -81,7 +81,8 @@ def detect_boxes(frames: Iterable[torch.Tensor], settings: TrackSettings) -> tup
     return boxes, size
 
 
-def build_tracks(boxes_per_frame: list[list[np.ndarray]], frame_size: tuple, settings: TrackSettings) -> list[FaceTrack]:
+def build_tracks(boxes_per_frame: list[list[np.ndarray]], frame_size: tuple,
+                 settings: TrackSettings) -> list[FaceTrack]:
     """Chain detections into tracks (greedy, in frame order), interpolate the gaps, keep the long
     and large ones."""
     remaining = [list(boxes) for boxes in boxes_per_frame]
