@@ -169,13 +169,17 @@ def face_track_crops(frames, settings: TrackSettings | None = None) -> tuple[tor
     return crop_track(frames, tracks[0], settings), tracks[0]
 
 
-def whole_frame_crops(frames: torch.Tensor) -> torch.Tensor:
-    """(T, H, W, 3) 0..1 (or uint8) -> (T, 224, 224, 3) uint8: the centre square, resized."""
-    frames = torch.as_tensor(frames)
-    pixels = frames.float() if frames.dtype == torch.uint8 else frames.float().clamp(0, 1) * 255.0
-    h, w = pixels.shape[1:3]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    square = pixels[:, top:top + side, left:left + side].permute(0, 3, 1, 2)
-    out = [_resize(square[i]) for i in range(square.shape[0])]
+def whole_frame_crops(frames) -> torch.Tensor:
+    """Frames (H, W, 3) 0..1 or uint8 (a tensor (T, H, W, 3) or any iterable of frames) ->
+    (T, 224, 224, 3) uint8: the centre square of each, resized."""
+    out = []
+    for frame in frames:
+        frame = torch.as_tensor(frame)
+        pixels = frame.float() if frame.dtype == torch.uint8 else frame.float().clamp(0, 1) * 255.0
+        h, w = pixels.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        out.append(_resize(pixels[top:top + side, left:left + side].permute(2, 0, 1)))
+    if not out:
+        raise NoFaceTrackError("The video has no frames to score.")
     return torch.stack(out)

@@ -30,7 +30,11 @@ def score_frames(model, frames, fps: float, audio_16k, *, face: str = "detect", 
                  settings: TrackSettings | None = None) -> dict:
     """Lip-sync scores of (T, H, W, 3) 0..1 frames at ``fps`` against mono 16 kHz audio that
     starts with frame 0. Adds ``face`` (the route) and ``track`` (first, last frame at 25 fps)."""
-    frames = resample_frames(torch.as_tensor(frames), fps)
+    if torch.is_tensor(frames) or not hasattr(frames, "fps"):  # a FrameSource is already at its fps
+        frames = torch.as_tensor(frames)
+        frames = resample_frames(frames.float() / 255.0 if frames.dtype == torch.uint8 else frames, fps)
+    elif abs(frames.fps - SYNC_FPS) > 1e-6:
+        raise ValueError(f"frame source at {frames.fps:g} fps: read it at {SYNC_FPS} fps for SyncNet.")
     audio = torch.as_tensor(audio_16k).float().reshape(-1)
     if _check_face_mode(face) == "whole":
         crops, start = whole_frame_crops(frames), 0
@@ -43,16 +47,17 @@ def score_frames(model, frames, fps: float, audio_16k, *, face: str = "detect", 
     return result
 
 
-def read_video_for_sync(path, with_audio: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A video file's frames at 25 fps (T, H, W, 3) 0..1 and, when asked, its sound track as mono
-    16 kHz starting with the first frame (the audio stream's start offset honoured)."""
+def read_video_for_sync(path, with_audio: bool = True) -> tuple[object, torch.Tensor | None]:
+    """A video file's frames at 25 fps (a FrameSource: decoded on each pass, never held whole) and,
+    when asked, its sound track as mono 16 kHz starting with the first frame (the audio stream's
+    start offset honoured)."""
     from joyvasa.audio import load_audio_file
     from joyvasa.video.reading import VideoFileFrames, VideoInputError, audio_offset, probe_video
 
     if with_audio and not probe_video(path).has_audio:
         raise VideoInputError(f"video file '{path}' has no sound track to score its lip sync against; "
                               "give the speech as audio.")
-    frames = torch.stack(list(VideoFileFrames(path, fps=SYNC_FPS)))
+    frames = VideoFileFrames(path, fps=SYNC_FPS)
     if not with_audio:
         return frames, None
     audio = load_audio_file(path)
