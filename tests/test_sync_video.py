@@ -93,3 +93,21 @@ def test_render_cli_scores_what_it_wrote(tmp_path, syncnet_file, monkeypatch, ca
     with pytest.raises(SystemExit):
         cli.main([*flags, "--score-sync", str(tmp_path / "none.model")])
     assert "--score-sync" in capsys.readouterr().err
+
+
+def test_the_nodes_route_scores_a_file_against_given_speech_and_frames_at_any_rate(tmp_path, syncnet_file):
+    from joyvasa.quality import load_syncnet
+    from joyvasa.quality.options import SyncOptions
+    from joyvasa.quality.sync_report import score_clip
+
+    model = load_syncnet(syncnet_file)
+    video = talking_video(tmp_path / "talk.mp4", fps=25, seconds=0.4, size=96)
+    speech = (torch.zeros(2, 48000 // 2), 48000)  # 0.5 s of silence at 48 kHz, stereo
+    whole = SyncOptions(face="whole", vshift=2)
+    from_file = score_clip(model, str(video), None, speech, whole)
+    assert from_file["windows"] == 5 and from_file["track"] == (0, 9)
+    frames = torch.from_numpy(astronaut_frames(5, 96))  # uint8 at 12.5 fps: 10 frames at 25
+    from_frames = score_clip(model, frames, 12.5, speech, whole)
+    assert from_frames["windows"] == 5
+    with pytest.raises(ValueError, match="connect the audio"):
+        score_clip(model, frames, 12.5, None, whole)
