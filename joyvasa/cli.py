@@ -75,6 +75,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                             "to --out instead of rendering: milliseconds per frame, to judge timing and head "
                             "motion (photos only, not --dub-video)")
     files.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    files.add_argument("--score-sync", metavar="SYNCNET", default="",
+                       help="then score the written video's lip sync with this syncnet_v2.model (LSE-C / LSE-D)")
     files.add_argument("--precision", "--dtype", dest="precision", choices=PRECISIONS, default="auto",
                        help="render precision: auto = fp32 on CPU, fp16 on GPU; bf16 is 1.9x faster on "
                             "AVX512-BF16 CPUs")
@@ -128,10 +130,16 @@ def _main(args) -> int:
         inputs = read_inputs(args)
         progress = Progress.from_args(args)
         result = run(args, stage_options, progress, inputs)
+        if args.score_sync and args.out:
+            from joyvasa.quality.sync_report import score_written_video
+
+            result["sync_report"] = score_written_video(result["path"], args.score_sync, args.device)
     except (ValueError, FileNotFoundError) as err:  # our errors are sentences for the user
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary_line(result, time.perf_counter() - started))
+    if result.get("sync_report"):
+        print(result["sync_report"])
     return 0
 
 

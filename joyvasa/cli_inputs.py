@@ -108,6 +108,12 @@ def check_files(args) -> None:
     if args.motion and not os.path.isfile(args.motion):
         raise InputError(f"--motion '{args.motion}': no such file (a .safetensors motion from --save-motion, "
                          "Save Motion or python -m joyvasa.extract_motion).")
+    if args.score_sync:
+        if not args.out:
+            raise InputError("--score-sync scores the video that --out writes: give --out FILE.mp4 as well.")
+        if not os.path.isfile(args.score_sync):
+            raise InputError(f"--score-sync '{args.score_sync}': no such file (syncnet_v2.model from "
+                             "joonson/syncnet_python; see docs/lip-sync.md).")
     check_device(args.device)
 
 

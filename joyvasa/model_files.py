@@ -30,6 +30,7 @@ LIVEPORTRAIT_FOLDER = "liveportrait"
 JOYVASA_FOLDER = "joyvasa"
 AUDIO_ENCODER_FOLDERS = (JOYVASA_FOLDER, "audio_encoders")
 INSIGHTFACE_FOLDER = "insightface"  # never downloaded (non-commercial licence); only looked for
+SYNCNET_FOLDER = "syncnet"  # the lip-sync scorer; never downloaded (its licence is unstated); only looked for
 
 # The weight formats joyvasa.checkpoints reads; every list of extensions below is made from them.
 SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
@@ -38,10 +39,18 @@ WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + TORCH_SUFFIXES
 LIVEPORTRAIT_EXTENSIONS = TORCH_SUFFIXES[:2] + SAFETENSORS_SUFFIXES  # official .pth, Kijai's .safetensors; lookup order
 MOTION_GENERATOR_EXTENSIONS = LIVEPORTRAIT_EXTENSIONS + (".ckpt",)
 TEMPLATE_EXTENSIONS = (".pkl",)
+SYNCNET_EXTENSIONS = (".model",) + WEIGHT_SUFFIXES  # the released syncnet_v2.model, or a conversion
 MODEL_FOLDER_EXTENSIONS = {
     LIVEPORTRAIT_FOLDER: set(LIVEPORTRAIT_EXTENSIONS),
     JOYVASA_FOLDER: {*MOTION_GENERATOR_EXTENSIONS, *TEMPLATE_EXTENSIONS},
+    SYNCNET_FOLDER: set(SYNCNET_EXTENSIONS),
 }
+SYNCNET_FILE = "syncnet_v2.model"
+SYNCNET_SOURCE = (
+    "syncnet_v2.model comes from joonson/syncnet_python (https://github.com/joonson/syncnet_python: its "
+    "download_model.sh fetches it from www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model). "
+    "It is not downloaded automatically (its licence is unstated)"
+)
 
 AUTO = "auto"
 NONE = "none"

@@ -1,6 +1,6 @@
 """The JoyVASA nodes (ComfyUI V3 schema API) and the extension that lists them.
 
-Importing this registers the ``liveportrait`` and ``joyvasa`` model folders
+Importing this registers the ``liveportrait``, ``joyvasa`` and ``syncnet`` model folders
 with ComfyUI (cheap: no file access) and copies the example workflows' input files
 into ComfyUI's input folder when they are missing (:mod:`.example_inputs`); models
 load only when a node runs.
@@ -16,6 +16,7 @@ copy_example_inputs()
 
 from .animate import Animate  # noqa: E402
 from .dub import DubVideo  # noqa: E402
+from .lip_sync import LipSyncScore  # noqa: E402
 from .loaders import LoadLivePortrait, LoadMotionGenerator  # noqa: E402
 from .motion import EditMotion, EncodeAudio, SampleMotion  # noqa: E402
 from .motion_files import LoadMotion, SaveMotion  # noqa: E402
@@ -41,6 +42,7 @@ NODES: list[type[io.ComfyNode]] = [
     Animate,
     ExtractMotionFromVideo,
     DubVideo,
+    LipSyncScore,
 ]
 
 

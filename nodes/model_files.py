@@ -44,7 +44,7 @@ from joyvasa import model_files as library
 
 
 def register_model_folders() -> None:
-    """Add the ``liveportrait`` and ``joyvasa`` keys to ComfyUI's folder_paths.
+    """Add the ``liveportrait``, ``joyvasa`` and ``syncnet`` keys to ComfyUI's folder_paths.
 
     Safe to call more than once. Folders that ``extra_model_paths.yaml`` added
     earlier are kept (and stay first); the default ``models/<key>`` is added,

@@ -16,4 +16,5 @@ EXPECTED_NODES = {
     "JoyVASAAnimate",
     "JoyVASAExtractMotionFromVideo",
     "JoyVASADubVideo",
+    "JoyVASALipSyncScore",
 }

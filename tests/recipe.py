@@ -94,3 +94,11 @@ def golden_driving_motion() -> dict:
     """The driving cases' motion: the motion_template case's EMA-smoothed exp / scale / t / R."""
     case, _ = load_golden("motion_template")
     return {name: case[f"ema_{name}"] for name in ("exp", "scale", "t", "R")}
+
+
+def syncnet_recipe_state_dict(namespace: str = "syncnet") -> "OrderedDict[str, torch.Tensor]":
+    """Recipe weights for SyncNet: its keys come from the syncnet case's metadata (``state_dict``),
+    not manifests.json. Another ``namespace`` gives other weights of the same layout."""
+    _, settings = load_golden("syncnet")
+    specs = [dict(key=key, **spec) for key, spec in settings["state_dict"].items()]
+    return synthetic.recipe_state_dict(namespace, specs)

@@ -11,18 +11,12 @@ Lip opening is the vertical extent (max - min of y) of the six lip keypoints'
 expression offsets: the lips moving apart grows it. Loudness is the RMS of the
 16 kHz audio over each frame's 1/fps seconds.
 
-    python -m joyvasa.quality MOTION.safetensors AUDIO [--window-frames 100] [--json]
-    python -m joyvasa.quality MOTION.safetensors AUDIO --report [--chart report.png]
-
-The Motion Report (``--report``, and the JoyVASA Motion Report node) adds how open the mouth
-is during silence, the head's range and speed, and the blinks per minute, with a chart.
+The Motion Report (``motion_report``; ``python -m joyvasa.quality --report`` and the JoyVASA
+Motion Report node) adds how open the mouth is during silence, the head's range and speed, and
+the blinks per minute, with a chart.
 """
 
 from __future__ import annotations
-
-import argparse
-import json
-import sys
 
 import torch
 
@@ -209,60 +203,3 @@ def report_chart(report: dict, width: int = 800) -> torch.Tensor:
     from joyvasa.video.chart import draw_report_chart
 
     return draw_report_chart(report["curves"], fps=report["fps"], title=report_text(report), width=width)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m joyvasa.quality", description=__doc__.split("\n\n")[0])
-    parser.add_argument("motion", help="a motion file saved by Motion.save (.safetensors)")
-    parser.add_argument("audio", nargs="?", help="the audio it was made from (any format PyAV reads)")
-    parser.add_argument("--window-frames", type=int, default=100, help="frames per generator window (100)")
-    parser.add_argument("--max-lag", type=int, default=10, help="lip-sync lag search range in frames (10)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--report", action="store_true",
-                        help="the Motion Report instead: lip sync, mouth in silence, seams, head range and "
-                             "speed, blinks per minute")
-    parser.add_argument("--chart", default="", help="with --report: also write its chart to this .png")
-    args = parser.parse_args(argv)
-    try:
-        motion = Motion.load(args.motion)
-        audio = None
-        if args.audio:
-            from joyvasa.audio import load_audio_file
-
-            audio = load_audio_file(args.audio)  # mono 16 kHz
-        if args.report or args.chart:
-            return _print_report(motion, audio, args)
-        result = measure(motion, audio, args.window_frames, args.max_lag)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"frames {result['frames']} at {result['fps']:g} fps")
-    if "lip_sync" in result:
-        sync = result["lip_sync"]
-        print(f"lip opening vs loudness: r = {sync['correlation']:.3f} at lag 0; best r = "
-              f"{sync['best_correlation']:.3f} at lag {sync['best_lag']:+d} frames (+ = lips late)")
-    print(f"seam jump ratio: {result['seam_jump_ratio']:.3f} (1 = seams invisible)")
-    acc = result["mean_squared_acceleration"]
-    print(f"mean squared acceleration: expression {acc['expression']:.3e}, pose {acc['pose']:.3e} deg^2")
-    return 0
-
-
-def _print_report(motion: Motion, audio, args) -> int:
-    report = motion_report(motion, audio, args.window_frames, args.max_lag)
-    if args.chart:
-        from PIL import Image
-
-        pixels = (report_chart(report)[0] * 255).round().byte().numpy()
-        Image.fromarray(pixels).save(args.chart)
-    if args.json:
-        print(json.dumps({k: v for k, v in report.items() if k != "curves"}, indent=2))
-    else:
-        print(report_text(report))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

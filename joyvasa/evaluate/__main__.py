@@ -1,0 +1,3 @@
+from joyvasa.evaluate.cli import main
+
+raise SystemExit(main())

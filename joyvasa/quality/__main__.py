@@ -1,0 +1,3 @@
+from joyvasa.quality.cli import main
+
+raise SystemExit(main())
