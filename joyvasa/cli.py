@@ -15,7 +15,7 @@ import sys
 import time
 
 from joyvasa.options import STAGE_OPTIONS, DubOptions, StageOptions, add_option_flags
-from joyvasa.precision import PRECISIONS
+from joyvasa.precision import AUTO_RULE, PRECISIONS
 from joyvasa.runtime.progress import Progress, add_progress_flags, final_line, format_seconds, seconds_per
 
 STAGE_UNITS = {"load liveportrait": "file", "render": "frame", "preview": "frame", "dub": "frame",
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "to --out instead of rendering: milliseconds per frame, to judge timing and head motion")
     files.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     files.add_argument("--precision", "--dtype", dest="precision", choices=PRECISIONS, default="auto",
-                       help="render precision: auto = fp32 on CPU, fp16 on GPU; bf16 is 1.9x faster on "
+                       help=f"render precision: {AUTO_RULE}; bf16 is 1.9x faster on "
                             "AVX512-BF16 CPUs")
     seen: set[str] = set()
     for options_class in (*STAGE_OPTIONS, DubOptions):

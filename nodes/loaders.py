@@ -5,7 +5,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from joyvasa.model_files import KINDS, MOTION_GENERATOR_EXTENSIONS, TEMPLATE_EXTENSIONS
-from joyvasa.precision import PRECISIONS
+from joyvasa.precision import AUTO_RULE, PRECISIONS
 
 from . import model_files as files
 from . import types
@@ -54,7 +54,7 @@ class LoadLivePortrait(io.ComfyNode):
                 ],
                 device_input(),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
-                               tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
+                               tooltip=f"Compute precision; {AUTO_RULE}."),
                 download_input(files.LIVEPORTRAIT_REPOS, files.LIVEPORTRAIT_FOLDER),
             ],
             outputs=[types.LivePortrait.Output("liveportrait", display_name="liveportrait")],
