@@ -72,7 +72,8 @@ class LoadLivePortrait(io.ComfyNode):
 
             offload = offload_device_for(target)
             renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=kind, callback=progress)
-            return manage(renderer, renderer.networks(), f"LivePortrait ({kind})", target, offload, dtype, paths)
+            return manage(renderer, renderer.networks(), f"LivePortrait ({kind})", target, offload, dtype, paths,
+                          renders=True)
 
         key = ("liveportrait", kind, file_key(paths), str(target), str(dtype))
         return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))
