@@ -117,3 +117,14 @@ def test_auto_frames_on_a_cpu_stay_one():
     assert frames_for_free_memory(500 * GIB, torch.float32, "cpu") == 1
     assert frames_for_free_memory(500 * GIB, torch.float32, "cuda") == AUTO_FRAMES_MAX
     assert frames_for_free_memory(2 * render_frame_bytes(torch.float32), torch.float32, "mps") == 2
+
+
+def test_the_gpu_checks_model_patcher_round_trip_runs_with_comfys_model_management(pack):  # noqa: F811
+    """The GPU check's ModelPatcher part (skipped in its CPU smoke run, where ComfyUI is absent) on
+    the CPU with ComfyUI's real model management."""
+    from joyvasa.bench.gpu_checks import check_model_patcher
+    from joyvasa.bench.synthetic import narrow_renderer
+
+    [row] = check_model_patcher(torch.device("cpu"), narrow_renderer())
+    assert (row.check, row.result, row.failed) == ("ModelPatcher", "pass", False), row
+    assert "load" in row.note and "offload" in row.note

@@ -235,11 +235,14 @@ def check_model_patcher(device: torch.device, lp) -> list[Row]:
     """Load the renderer's networks through ComfyUI's model management and offload them again."""
     if not installed("comfy"):
         return [Row("ModelPatcher", "load / offload", "skipped", "ComfyUI not importable (give --comfyui DIR)")]
-    import comfy.options
+    try:
+        import comfy.options
 
-    comfy.options.enable_args_parsing(False)
-    import comfy.model_management as mm
-    import comfy.model_patcher
+        comfy.options.enable_args_parsing(False)  # ComfyUI must not parse this command's arguments
+        import comfy.model_management as mm
+        import comfy.model_patcher
+    except ImportError as error:  # ComfyUI found, one of its own requirements not installed
+        return [Row("ModelPatcher", "load / offload", "skipped", f"ComfyUI not importable: {error}")]
 
     from joyvasa.runtime.memory import stage_memory_required
 
