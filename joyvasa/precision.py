@@ -102,7 +102,7 @@ def native_bf16(device) -> bool:
     """bf16 runs natively (not emulated) on ``device``: CUDA 8.0+, or a CPU with AVX512-BF16 / AMX."""
     device = torch.device(device)
     if device.type == "cuda":
-        return cuda_capability(device)[0] >= BF16_NATIVE_CAPABILITY
+        return torch.cuda.is_available() and cuda_capability(device)[0] >= BF16_NATIVE_CAPABILITY
     if device.type == "cpu":
         return cpu_has_native_bf16()
     return False
@@ -111,7 +111,7 @@ def native_bf16(device) -> bool:
 def auto_dtype(device) -> torch.dtype:
     """The render precision ``auto`` picks on ``device`` (see the module's table)."""
     device = torch.device(device)
-    if device.type == "cuda":
+    if device.type == "cuda" and torch.cuda.is_available():  # no CUDA: the load will say so, not this
         return cuda_auto_dtype(*cuda_capability(device))
     return torch.float32
 
