@@ -21,7 +21,7 @@ import sys
 import time
 
 from joyvasa.options import STAGE_OPTIONS, DubOptions, StageOptions, add_option_flags
-from joyvasa.precision import PRECISIONS
+from joyvasa.precision import AUTO_RULE, PRECISIONS
 from joyvasa.runtime.progress import Progress, add_progress_flags, final_line, format_seconds, seconds_per
 
 PROG = "python -m joyvasa"
@@ -78,7 +78,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     files.add_argument("--score-sync", metavar="SYNCNET", default="",
                        help="then score the written video's lip sync with this syncnet_v2.model (LSE-C / LSE-D)")
     files.add_argument("--precision", "--dtype", dest="precision", choices=PRECISIONS, default="auto",
-                       help="render precision: auto = fp32 on CPU, fp16 on GPU; bf16 is 1.9x faster on "
+                       help=f"render precision: {AUTO_RULE}; bf16 is 1.9x faster on "
                             "AVX512-BF16 CPUs")
     seen: set[str] = set()
     for options_class in (*STAGE_OPTIONS, DubOptions):

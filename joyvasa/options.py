@@ -291,15 +291,19 @@ class RenderOptions(_Presettable):
                                          "the insightface detector with landmark.onnx installed).")
     paste_back: bool = setting(True, "On: frames are the whole photo. Off: the 512x512 face crop.")
     frames_per_batch: int = setting(0, "Frames rendered per network call. 0 = auto: 1 on a CPU (batching "
-                                       "gains nothing there), 8 on a GPU. Lower it if memory runs out.",
+                                       "gains nothing there); on a GPU up to 8, as many as fit in the free "
+                                       "memory in ComfyUI. Lower it if memory runs out.",
                                     min=0, max=64)
 
     def frames_per_call(self, device) -> int:
         """``frames_per_batch``, or when 0: 1 on CPU (each frame in flight costs ~0.45 GB of
-        activations and batching gains nothing), 8 on a GPU (where batches pay off)."""
+        activations and batching gains nothing), 8 on a GPU (where batches pay off). In ComfyUI
+        the nodes replace 0 by what fits in free memory first (joyvasa.runtime.memory)."""
+        from joyvasa.runtime.memory import AUTO_FRAMES_CPU, AUTO_FRAMES_MAX
+
         if self.frames_per_batch:
             return self.frames_per_batch
-        return 1 if torch.device(device).type == "cpu" else 8
+        return AUTO_FRAMES_CPU if torch.device(device).type == "cpu" else AUTO_FRAMES_MAX
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,8 @@ class DubOptions(_Checked):
         "replaced, so it cannot leak through). relative: the speech's lip movement is added to the video's "
         "(upstream's lip region; the old speech shows through).", choices=MOUTH_MODES)
     frames_per_batch: int = setting(0, "Video frames cropped, extracted and rendered per network call. 0 = auto: "
-                                       "1 on a CPU, 8 on a GPU. Lower it if memory runs out.", min=0, max=64)
+                                       "1 on a CPU; on a GPU up to 8, as many as fit in the free memory in "
+                                       "ComfyUI. Lower it if memory runs out.", min=0, max=64)
 
     def frames_per_call(self, device) -> int:
         """``frames_per_batch``, or the render's automatic choice when 0."""

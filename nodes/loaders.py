@@ -5,7 +5,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from joyvasa.model_files import KINDS, MOTION_GENERATOR_EXTENSIONS, TEMPLATE_EXTENSIONS
-from joyvasa.precision import PRECISIONS
+from joyvasa.precision import AUTO_RULE, PRECISIONS
 
 from . import model_files as files
 from . import types
@@ -56,7 +56,7 @@ class LoadLivePortrait(io.ComfyNode):
                 ],
                 device_input(),
                 io.Combo.Input("precision", options=list(PRECISIONS), default="auto",
-                               tooltip="Compute precision; 'auto' is fp16 on GPUs that support it, else fp32."),
+                               tooltip=f"Compute precision; {AUTO_RULE}."),
                 download_input(files.LIVEPORTRAIT_REPOS, files.LIVEPORTRAIT_FOLDER),
             ],
             outputs=[types.LivePortrait.Output("liveportrait", display_name="liveportrait")],
@@ -74,7 +74,8 @@ class LoadLivePortrait(io.ComfyNode):
 
             offload = offload_device_for(target)
             renderer = pipeline.load_liveportrait(paths, device=offload, dtype=dtype, kind=kind, callback=progress)
-            return manage(renderer, renderer.networks(), f"LivePortrait ({kind})", target, offload, dtype, paths)
+            return manage(renderer, renderer.networks(), f"LivePortrait ({kind})", target, offload, dtype, paths,
+                          renders=True)
 
         key = ("liveportrait", kind, file_key(paths), str(target), str(dtype))
         return io.NodeOutput(MODEL_CACHE.get_or_load(key, load))

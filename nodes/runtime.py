@@ -32,13 +32,15 @@ def offload_device_for(load_device: torch.device) -> torch.device:
 
 
 def pick_dtype(choice: str, device: torch.device) -> torch.dtype:
-    """``auto``: fp16 where ComfyUI would use it on this device, else fp32; names as the library parses them."""
+    """``auto``: the library's choice for this device (joyvasa.precision: bf16 on CUDA 8.0+, fp16 on
+    Volta / Turing RTX, else fp32), or fp32 when ComfyUI runs with --force-fp32."""
     from joyvasa.precision import parse_precision
 
     if choice == "auto" and device.type != "cpu":
         import comfy.model_management as mm
 
-        return torch.float16 if mm.should_use_fp16(device) else torch.float32
+        if getattr(mm.args, "force_fp32", False):
+            return torch.float32
     return parse_precision(choice, device)
 
 

@@ -11,6 +11,7 @@ would load too.
 from __future__ import annotations
 
 import json
+import os
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,8 @@ import torch
 from joyvasa.bench import synthetic
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+# Where the golden cases run: JOYVASA_TEST_DEVICE=cuda runs them on a GPU (fp32, TF32 off: tests/conftest.py).
+TEST_DEVICE = torch.device(os.environ.get("JOYVASA_TEST_DEVICE") or "cpu")
 
 
 @lru_cache(maxsize=None)
@@ -55,9 +58,26 @@ def load_golden(case: str) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, settings
 
 
+def on_test_device(value):
+    """Tensors (also inside dicts, lists and tuples) moved to :data:`TEST_DEVICE`."""
+    if isinstance(value, torch.Tensor):
+        return value.to(TEST_DEVICE)
+    if isinstance(value, dict):
+        return {key: on_test_device(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(on_test_device(item) for item in value)
+    return value
+
+
+def load_golden_on_test_device(case: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """:func:`load_golden` with the tensors on :data:`TEST_DEVICE` (the golden tests' inputs)."""
+    tensors, settings = load_golden(case)
+    return on_test_device(tensors), settings
+
+
 def assert_close_golden(actual: torch.Tensor, expected: torch.Tensor, atol_factor: float = 1e-3) -> None:
     """The README tolerance: rtol 1e-3, atol = factor * max|expected|."""
-    expected = expected.float()
+    expected = expected.detach().float().cpu()
     torch.testing.assert_close(
         actual.detach().float().cpu(),
         expected,

@@ -74,3 +74,31 @@ def test_entry_point_runs_clean(module, args, expected_lines):
     assert "Traceback" not in completed.stderr, report
     missing = [pattern for pattern in expected_lines if not re.search(pattern, completed.stdout)]
     assert not missing, f"lines not printed: {missing}\n{report}"
+
+
+# The GPU check's smoke run: every part of `python -m joyvasa.bench.gpu` at its smallest sizes on the
+# CPU, so the command a GPU session runs cannot rot. Parts needing what a CI machine lacks (ComfyUI in
+# the test process) must say "skipped" with the reason. Slow on a loaded machine: a generous timeout.
+GPU_CHECK_ROWS = [
+    r"\| system \| auto precision \| fp32 \|",
+    r"\| golden fp32, TF32 off \| stitching_retargeting_module \| pass \|",
+    r"\| golden fp32, TF32 off \| motion_generator_denoiser_constant_row \| pass \|",
+    r"\| golden fp32, TF32 off \| motion_generator_audio \| pass \|",
+    r"\| render W \+ G \| fp32, batch 1, 128x128 .*\| \d+\.\d+ frames/s \|",
+    r"\| render W \+ G \| bf16, batch 2, 128x128 .*\| \d+\.\d+ frames/s \| max .* PSNR",
+    r"\| motion \| DDIM 2 steps, CFG \| \d+\.\d+ s per window \|",
+    r"\| dub \| example video \| skipped \| --quick",
+    r"\| training \| tiny size, batch 1, 2 steps, .*\| \d+\.\d+ steps/s \| .*peak",
+    r"\| ModelPatcher \| load / offload \| skipped \| ComfyUI not importable",
+]
+
+
+def test_gpu_check_quick_runs_on_the_cpu_and_writes_its_table(tmp_path):
+    out = tmp_path / "gpu_check.md"
+    completed = run_module("joyvasa.bench.gpu", ["--device", "cpu", "--quick", "--out", str(out)], timeout=1800)
+    report = f"exit {completed.returncode}\n--- stdout\n{completed.stdout[-4000:]}\n--- stderr\n{completed.stderr[-4000:]}"
+    assert completed.returncode == 0, report
+    written = out.read_text()
+    missing = [pattern for pattern in GPU_CHECK_ROWS if not re.search(pattern, written)]
+    assert not missing, f"rows not in the table: {missing}\n{written}"
+    assert written.strip() in completed.stdout  # the same table printed

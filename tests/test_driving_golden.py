@@ -17,7 +17,8 @@ import torch
 
 from joyvasa.liveportrait import load_liveportrait
 from tests.liveportrait_files import weights_dir
-from tests.recipe import assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden
+from tests.recipe import TEST_DEVICE, assert_close_golden, golden_driving_motion, golden_source_kp_info, load_golden
+from tests.recipe import on_test_device
 from tests.recipe import plain_driving_keypoints as driving_keypoints
 
 # upstream switch (metadata key)  ->  (our argument, value conversion)
@@ -47,20 +48,20 @@ def arguments(settings: dict, stitching_mlp) -> dict:
     return kwargs
 
 
-source = pytest.fixture(golden_source_kp_info, scope="module", name="source")
-motion = pytest.fixture(golden_driving_motion, scope="module", name="motion")
+source = pytest.fixture(lambda: on_test_device(golden_source_kp_info()), scope="module", name="source")
+motion = pytest.fixture(lambda: on_test_device(golden_driving_motion()), scope="module", name="motion")
 
 
 @pytest.fixture(scope="module")
 def human_models():
-    models = load_liveportrait(weights_dir("official_human"))
+    models = load_liveportrait(weights_dir("official_human"), device=TEST_DEVICE)
     assert models.kind == "human" and models.stitching is not None
     return models
 
 
 @pytest.fixture(scope="module")
 def animal_models():
-    models = load_liveportrait(weights_dir("official_animal"))
+    models = load_liveportrait(weights_dir("official_animal"), device=TEST_DEVICE)
     assert models.kind == "animal" and models.stitching is not None
     return models
 

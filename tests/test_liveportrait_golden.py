@@ -12,7 +12,8 @@ import torch
 from joyvasa.liveportrait import load_liveportrait
 from joyvasa.liveportrait.keypoints import kp_info_from_raw
 from tests.liveportrait_files import FORMATS, weights_dir
-from tests.recipe import assert_close_golden, load_golden
+from tests.recipe import TEST_DEVICE, assert_close_golden
+from tests.recipe import load_golden_on_test_device as load_golden
 from tests.recipe import plain_driving_keypoints as driving_keypoints
 
 FP16_STORED = 2e-3  # atol factor where the expected tensor is stored as float16
@@ -20,7 +21,7 @@ FP16_STORED = 2e-3  # atol factor where the expected tensor is stored as float16
 
 @pytest.fixture(scope="module", params=FORMATS)
 def models(request):
-    loaded = load_liveportrait(weights_dir(request.param))
+    loaded = load_liveportrait(weights_dir(request.param), device=TEST_DEVICE)
     expected_kind = "animal" if request.param == "official_animal" else "human"
     assert loaded.kind == expected_kind
     yield loaded

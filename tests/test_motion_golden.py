@@ -7,15 +7,21 @@ import torch
 
 from joyvasa.motion import MotionTemplate, features_from_windows, sample_motion
 from joyvasa.motion.motion import MODEL_FPS
-from tests.motion_files import loaded_bundle, write_motion_template_pkl
-from tests.recipe import assert_close_golden, load_golden
+from tests.motion_files import loaded_bundle, official_files, write_motion_template_pkl
+from tests.recipe import TEST_DEVICE, assert_close_golden
+from tests.recipe import load_golden_on_test_device as load_golden
 
 PE_VARIANTS = ("constant_row", "per_position")
 
 
 @pytest.fixture(scope="module")
 def generator():
-    return loaded_bundle().generator
+    if TEST_DEVICE.type == "cpu":
+        return loaded_bundle().generator  # the process's shared copy
+    from joyvasa.motion import load_motion_generator
+
+    checkpoint, template = official_files()
+    return load_motion_generator(checkpoint, template_path=template, device=TEST_DEVICE).generator
 
 
 @pytest.mark.parametrize("pe_variant", PE_VARIANTS)

@@ -180,7 +180,7 @@ def _as_float_array(waveform: Any, name: str) -> np.ndarray:
         waveform = waveform.detach().cpu()
         if waveform.dtype in (torch.bfloat16, torch.float16):
             waveform = waveform.float()
-        array = waveform.numpy()
+        array = waveform.cpu().numpy()
     else:
         try:
             array = np.asarray(waveform)

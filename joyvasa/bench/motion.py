@@ -77,14 +77,15 @@ def check_samplers(parser: argparse.ArgumentParser, specs: str, flag: str) -> No
         parser.error(str(error))
 
 
-def bench_motion(options, device) -> dict:
+def bench_motion(options, device, model=None) -> dict:
     """Prints the section; returns {"features": s per s of audio, "sampling": {label: s per s},
-    "default_sampler": the first sampler's label}."""
+    "default_sampler": the first sampler's label, "windows": the clip's window count}.
+    ``model``: a motion generator already built (default: the synthetic released-size one)."""
     from joyvasa.motion import encode_audio_features, sample_motion
 
     seconds = options.motion_seconds
     header(f"audio features and motion sampling ({seconds:g} s of audio)")
-    model = synthetic_motion_generator(device)
+    model = model if model is not None else synthetic_motion_generator(device)
     audio = 0.1 * torch.randn(round(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0))
     encode_audio_features(model, audio[:SAMPLE_RATE])  # warm-up
     features = encode_audio_features(model, audio)
@@ -114,7 +115,8 @@ def bench_motion(options, device) -> dict:
         results[name] = median / seconds
         print(f"  {name:46s} {median / seconds:11.3f} {median / features.n_windows:10.3f}   {timings.spread(name)}")
     default = variants[1][0] if len(variants) > 1 and variants[1][0] != REFERENCE_DDPM else None
-    return {"features": results[FEATURES], "sampling": results, "default_sampler": default}
+    return {"features": results[FEATURES], "sampling": results, "default_sampler": default,
+            "windows": features.n_windows}
 
 
 def main(argv=None) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .synthetic import driving_batch, synthetic_liveportrait
+from .synthetic import driving_batch, narrow_renderer, synthetic_liveportrait
 from .timing import DTYPES, Timings, header, parse_list, sync
 
 REFERENCE_STYLE = "reference-style (fp32, batch 1, no_grad, per-frame .cpu())"
@@ -25,6 +25,10 @@ def load_renderer(options, device, dtype=torch.float32, **fast_paths):
         from joyvasa.pipeline import load_liveportrait
 
         return load_liveportrait(options.liveportrait, device=device, dtype=dtype, **fast_paths)
+    if getattr(options, "narrow", False):  # W and G only, 128x128 frames: the quick smoke runs
+        lp = narrow_renderer(dtype, channels_last=fast_paths.get("channels_last", False))
+        lp.networks().to(device)
+        return lp
     return synthetic_liveportrait(device, dtype, **fast_paths)
 
 
@@ -99,7 +103,7 @@ def _warm_up(variants, source, kp_driving, device) -> None:
 
 def bench_render(options, device, source) -> dict:
     """Prints the section; returns {"render": {variant: s/frame}, "render_best", "render_best_name",
-    "render_reference"}."""
+    "render_reference", "render_errors": {variant: error against fp32}}."""
     header("rendering: warping W + decoder G, seconds per 512x512 frame")
     batches = parse_list(options.batch_sizes, int)
     variants = _variants(options, device, batches)
@@ -122,7 +126,7 @@ def bench_render(options, device, source) -> dict:
     fp32_reference = _fp32_output(options, device, variants, outputs, source, kp_driving)
     reference_time = timings.median(REFERENCE_STYLE) if options.reference else None
     print(f"\n  {'variant':60s} {'s/frame':>8s} {'frames/s':>8s} {'vs ref':>7s}  error vs fp32 (image in 0..1)")
-    results = {}
+    results, errors = {}, {}
     for variant in variants:
         median = results[variant.name] = timings.median(variant.name)
         out = outputs[variant.name]
@@ -131,6 +135,7 @@ def bench_render(options, device, source) -> dict:
             error = _error_report(out, fp32_reference[: variant.batch]) + " (uint8-quantised)"
         else:
             error = _error_report(out, fp32_reference[: variant.batch])
+        errors[variant.name] = error
         speedup = f"{reference_time / median:6.2f}x" if reference_time else "   -"
         print(f"  {variant.name:60s} {median:8.3f} {1 / median:8.3f} {speedup:>7s}  {error}")
         print(f"  {'':60s} range {timings.spread(variant.name)}")
@@ -142,7 +147,7 @@ def bench_render(options, device, source) -> dict:
     best = min(results, key=results.get)
     print(f"  fastest: {best}")
     return {"render": results, "render_best": results[best], "render_best_name": best,
-            "render_reference": reference_time}
+            "render_reference": reference_time, "render_errors": errors}
 
 
 def _fp32_output(options, device, variants, outputs, source, kp_driving) -> torch.Tensor:

@@ -110,7 +110,8 @@ class _Run:
     def __init__(self, config, generator, device, reference: bool = False):
         from joyvasa.training import TwoClipObjective
         from joyvasa.training.fast_dropout import use_fast_dropout
-        from joyvasa.training.trainer import autocast_for, make_optimizer, set_trainable
+        from joyvasa.precision import training_autocast
+        from joyvasa.training.trainer import make_optimizer, set_trainable
 
         self.config, self.generator, self.reference, self.device = config, generator, reference, device
         self.params = set_trainable(generator, config.audio_training)
@@ -121,7 +122,7 @@ class _Run:
             use_fast_dropout(generator)
             self.objective = TwoClipObjective(generator, config)
             self.optimizer = make_optimizer(self.params, config, device)
-            self.autocast = autocast_for(device, config.bf16)
+            self.autocast = training_autocast(device, config.bf16)
             if config.compile:
                 generator.denoising_net.compile()
 

@@ -93,7 +93,7 @@ def paste_back(
         raise FaceCropError(f"paste_back: original must be an (H,W,3) image, got {tuple(orig.shape)}.")
     if orig.dtype == torch.uint8:
         orig = orig.float() / 255.0
-    orig = orig.to(device=device, dtype=torch.float32)
+    orig = orig.float().to(device)  # cast where the image is: a float64 array cannot go to MPS as it is
     height, width = even_size(orig.shape[0], orig.shape[1])
     if height < 2 or width < 2:
         raise FaceCropError(f"paste_back: the original image ({orig.shape[0]}x{orig.shape[1]}) is too small to paste into.")

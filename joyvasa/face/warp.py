@@ -51,7 +51,7 @@ def warp_affine(images: torch.Tensor, matrix, dsize: tuple[int, int], min_shrink
         images, to_small = area_downscale(images, factor)
         m = m @ np.linalg.inv(to_small)
     dtype = images.dtype if images.dtype in (torch.float32, torch.float64) else torch.float32
-    mat = torch.as_tensor(m[:2], dtype=dtype, device=images.device).unsqueeze(0).expand(images.shape[0], 2, 3)
+    mat = torch.from_numpy(m[:2]).to(dtype).to(images.device).unsqueeze(0).expand(images.shape[0], 2, 3)
     return kornia_warp_affine(
         images.to(dtype), mat, dsize=(int(dsize[0]), int(dsize[1])),
         mode="bilinear", padding_mode="zeros", align_corners=True,

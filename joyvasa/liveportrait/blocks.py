@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from joyvasa.precision import no_autocast
+
 
 # --------------------------------------------------------------------------------------
 # Geometry helpers
@@ -45,7 +47,7 @@ def grid_sample_3d(volume: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     Runs outside autocast so half-precision inference still warps in fp32 (as upstream),
     and falls back to the CPU on backends that lack the 5-D kernel (Apple MPS).
     """
-    with torch.autocast(device_type=volume.device.type, enabled=False):
+    with no_autocast(volume.device.type):
         volume, grid = volume.float(), grid.float()
         try:
             return F.grid_sample(volume, grid, align_corners=False)

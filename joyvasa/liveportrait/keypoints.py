@@ -91,7 +91,7 @@ def expression_friendly_multiplier(kp_source: torch.Tensor, kp_driving_first: to
 
     def volume(points: torch.Tensor) -> float:
         points = points.detach().reshape(-1, points.shape[-2], 3)[0]
-        return float(ConvexHull(points.double().cpu().numpy()).volume)
+        return float(ConvexHull(points.cpu().double().numpy()).volume)
 
     return math.sqrt(volume(kp_source)) / math.sqrt(volume(kp_driving_first))
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from joyvasa.precision import autocast_context, finite_or_fp32
 
 from .appearance_feature_extractor import AppearanceFeatureExtractor
 from .keypoints import apply_stitching, kp_info_from_raw, source_keypoints
@@ -90,10 +91,8 @@ class LivePortraitModels:
             self._compiled[name] = torch.compile(network, dynamic=False)
         return self._compiled[name]
 
-    def _autocast(self):
-        if self.dtype == torch.float32:
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+    def _autocast(self, dtype: torch.dtype | None = None):
+        return autocast_context(self.device.type, self.dtype if dtype is None else dtype)
 
     def _input(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(device=self.device, dtype=torch.float32)
@@ -134,9 +133,15 @@ class LivePortraitModels:
                 feature_3d = feature_3d.contiguous(memory_format=torch.channels_last_3d)
             kp_source = kp_source.expand(batch, -1, -1)
             kp_driving = kp_driving.expand(batch, -1, -1)
-            with self._autocast():
-                warped = self._network("warping_module")(feature_3d=feature_3d, kp_driving=kp_driving, kp_source=kp_source)
-                image = self._network("spade_generator")(warped["out"])
+
+            def run(dtype: torch.dtype) -> torch.Tensor:
+                with self._autocast(dtype):
+                    warped = self._network("warping_module")(feature_3d=feature_3d, kp_driving=kp_driving,
+                                                             kp_source=kp_source)
+                    return self._network("spade_generator")(warped["out"])
+
+            # fp16 can overflow (NaN/Inf frames): such a batch is redone in fp32, said once.
+            image = finite_or_fp32(run, self.dtype, "render (warp + decode)")
         # Outside inference mode: the result is an ordinary tensor callers may modify in place.
         return image.float().clamp(0, 1)
 

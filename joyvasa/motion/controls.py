@@ -109,9 +109,9 @@ def smooth_both_ways(values: torch.Tensor, smoothing: float) -> torch.Tensor:
         rest = lfilter([1.0 - smoothing], [1.0, -smoothing], x[1:], axis=0, zi=smoothing * x[:1])[0]
         return np.concatenate([x[:1], rest])
 
-    array = values.detach().double().cpu().numpy()
+    array = values.detach().cpu().double().numpy()
     both = ema(ema(array)[::-1])[::-1].copy()
-    return torch.from_numpy(both).to(values)
+    return torch.from_numpy(both).to(values.dtype).to(values.device)  # cast on the CPU: MPS has no float64
 
 
 def control_head(motion: Motion, *, pitch_scale: float, yaw_scale: float, roll_scale: float,

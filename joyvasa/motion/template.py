@@ -104,9 +104,9 @@ class MotionTemplate:
         columns = {name: [] for name in ("exp",) + _MIN_MAX_FIELDS}
         for motion in motions:
             n = len(motion)
-            columns["exp"].append(motion.exp.detach().reshape(n, 63).double().cpu())
+            columns["exp"].append(motion.exp.detach().reshape(n, 63).cpu().double())
             for name in _MIN_MAX_FIELDS:
-                columns[name].append(getattr(motion, name).detach().reshape(n, -1).double().cpu())
+                columns[name].append(getattr(motion, name).detach().reshape(n, -1).cpu().double())
         stacked = {name: torch.cat(parts) if parts else None for name, parts in columns.items()}
         if stacked["exp"] is None or stacked["exp"].shape[0] == 0:
             raise ValueError("MotionTemplate.from_motions: no frames given; pass at least one non-empty Motion.")

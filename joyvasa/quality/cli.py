@@ -133,7 +133,7 @@ def _no_nan(value):
 def _save_png(chart, path: str) -> None:
     from PIL import Image
 
-    pixels = (chart[0] * 255).round().byte().numpy()
+    pixels = (chart[0] * 255).round().byte().cpu().numpy()
     try:
         Image.fromarray(pixels).save(path)
     except (OSError, ValueError) as err:

@@ -34,7 +34,7 @@ def lip_opening(motion: Motion) -> torch.Tensor:
 
 def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float) -> torch.Tensor:
     """(n_frames,) RMS of each frame's span of mono 16 kHz audio (zero-padded past the end)."""
-    audio = torch.as_tensor(audio_16k).float().reshape(-1)
+    audio = torch.as_tensor(audio_16k).cpu().float().reshape(-1)
     edges = torch.tensor([round(k * AUDIO_SAMPLE_RATE / fps) for k in range(n_frames + 1)], dtype=torch.long)
     audio = torch.nn.functional.pad(audio, (0, max(0, int(edges[-1]) - audio.numel())))
     energy = torch.cat([audio.new_zeros(1, dtype=torch.float64), audio.double().pow(2).cumsum(0)])  # running sum
@@ -44,7 +44,8 @@ def audio_loudness(audio_16k: torch.Tensor, n_frames: int, fps: float) -> torch.
 
 
 def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    a, b = a.cpu().double(), b.cpu().double()  # MPS has no float64
+    a, b = a - a.mean(), b - b.mean()
     denominator = (a.norm() * b.norm()).item()
     return float((a @ b).item() / denominator) if denominator > 0 else 0.0
 

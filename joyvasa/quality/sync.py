@@ -48,7 +48,7 @@ def bgr_255(crops) -> torch.Tensor:
 
 def int16_samples(audio_16k) -> torch.Tensor:
     """float -1..1 mono 16 kHz -> the values a 16-bit WAV holds (float64, rounded, clipped)."""
-    audio = torch.as_tensor(audio_16k).double().reshape(-1)
+    audio = torch.as_tensor(audio_16k).cpu().double().reshape(-1)
     return (audio * 32768.0).round().clamp(-32768, 32767)
 
 
@@ -56,7 +56,7 @@ def mfcc_columns(samples_int16: torch.Tensor) -> torch.Tensor:
     """(13, F) MFCC of int16-valued 16 kHz samples, python_speech_features' defaults."""
     import python_speech_features
 
-    columns = python_speech_features.mfcc(samples_int16.numpy(), SYNC_SAMPLE_RATE)  # (F, 13)
+    columns = python_speech_features.mfcc(samples_int16.cpu().numpy(), SYNC_SAMPLE_RATE)  # (F, 13)
     return torch.from_numpy(columns.T.copy()).float()
 
 

@@ -32,8 +32,8 @@ def draw_sync_chart(result: dict, *, title: str, width: int = 800) -> torch.Tens
     """``result`` of :func:`joyvasa.quality.sync.sync_scores`. Returns (1, H, width, 3) float32 0..1."""
     from PIL import Image, ImageDraw
 
-    confidence = result["confidence"].detach().double().cpu().numpy()
-    curve = (result["mean_dists"].median() - result["mean_dists"]).detach().double().cpu().numpy()
+    confidence = result["confidence"].detach().cpu().double().numpy()
+    curve = (result["mean_dists"].median() - result["mean_dists"]).detach().cpu().double().numpy()
     vshift = int(result["vshift"])
     title_lines = title.splitlines()
     top = 8 + LINE_HEIGHT * len(title_lines) + 6

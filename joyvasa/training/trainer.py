@@ -28,6 +28,7 @@ from torch import nn
 from joyvasa.data import read_split
 from joyvasa.motion import MotionGenerator, MotionGeneratorConfig, MotionTemplate
 from joyvasa.motion.loading import carries_audio_encoder, load_motion_generator
+from joyvasa.precision import training_autocast
 
 from .checkpointing import last_checkpoint, load_resume_state, prune_checkpoints, save_best, save_checkpoint
 from .config import TrainConfig, merge_for_resume, stored_config
@@ -144,23 +145,6 @@ def make_optimizer(params, config: TrainConfig, device) -> torch.optim.Optimizer
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matmuls run natively (elsewhere they are emulated and slower)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def autocast_for(device: torch.device, bf16: bool):
-    """bf16 autocast on GPUs and on bf16-native CPUs when ``bf16``; else a no-op context."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16)
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16 and device.type == "cpu" and cpu_has_native_bf16())
-
-
 def lr_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up to 1, then cosine down to ``min_lr_ratio`` at ``max_steps``."""
     warmup = min(config.warmup_steps, config.max_steps)
@@ -274,7 +258,7 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
         model = nn.parallel.DistributedDataParallel(
             objective, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=config.audio_training == "finetune")  # HuBERT's layerdrop skips layers
-    autocast = autocast_for(device, config.bf16)
+    autocast = training_autocast(device, config.bf16)  # bf16 only where it is native
 
     writer = watch = None
     if dist_env.main:

@@ -149,7 +149,7 @@ def frames_in_order(source: FrameSource, plan: DubPlan) -> Iterator[tuple[int, t
         for j, frame in enumerate(FirstFrames(source, count)):
             seen += 1
             if keep:
-                kept.append((frame * 255).round().to(torch.uint8).numpy())
+                kept.append((frame * 255).round().to(torch.uint8).cpu().numpy())
             if video_index(produced, count, plan.mode) != j:
                 continue
             yield j, frame

@@ -78,6 +78,7 @@ def draw_frames(
     from PIL import Image, ImageDraw
 
     size = int(crop.shape[0])
+    rotations = rotations.detach().cpu()
     if crop.ndim != 3 or crop.shape[1] != size or crop.shape[2] != 3:
         raise ValueError(f"crop must be a square (S, S, 3) image, got shape {tuple(crop.shape)}.")
     total = int(driving.shape[0])

@@ -47,7 +47,7 @@ def detect(image: torch.Tensor, min_neighbors: int = 3, working_sizes=(400, 480,
     is the fraction of passes that produced a box of that size or larger.
     """
     cv2, classifiers = _cascades()
-    luma = image.numpy() @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # as OpenCV's RGB2GRAY
+    luma = image.cpu().numpy() @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # as OpenCV's RGB2GRAY
     gray = (luma * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
     pad = int(0.5 * min(gray.shape))
     padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)

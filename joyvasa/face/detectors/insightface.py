@@ -73,7 +73,7 @@ def _session(path: str):
 def _warp_to(image: torch.Tensor, m_o2c: np.ndarray, size: int) -> np.ndarray:
     """(H,W,3) 0..1 -> (size,size,3) float32 0..1 crop through the shared warp."""
     out = warp_affine(image.permute(2, 0, 1)[None], m_o2c, (size, size), min_shrink=0)
-    return out[0].permute(1, 2, 0).numpy()
+    return out[0].permute(1, 2, 0).cpu().numpy()
 
 
 def _scrfd(session, image: torch.Tensor, threshold: float, input_size: int = 640):
@@ -84,7 +84,7 @@ def _scrfd(session, image: torch.Tensor, threshold: float, input_size: int = 640
     resized = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=(nh, nw), mode="bilinear",
                                               align_corners=False, antialias=True)[0]
     blob = np.zeros((1, 3, input_size, input_size), np.float32)
-    blob[0, :, :nh, :nw] = (resized.numpy() * 255.0 - 127.5) / 128.0
+    blob[0, :, :nh, :nw] = (resized.cpu().numpy() * 255.0 - 127.5) / 128.0
     outputs = session.run(None, {session.get_inputs()[0].name: blob})
     boxes, points, scores = [], [], []
     for level, stride in enumerate((8, 16, 32)):
