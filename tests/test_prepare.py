@@ -140,7 +140,8 @@ def test_variable_frame_rate_is_resampled_by_the_frames_timestamps(tmp_path):
 
 def test_one_face_frame_is_cropped_exactly_as_the_inference_crop_when_tracked():
     frames = torch.from_numpy(astronaut_frames(4, 128)).float() / 255
-    tracked = VideoCropOptions(detector="mtcnn", crop="tracked", tracked_rotate=True, detect_every=3, box_smoothing=0.0)
+    tracked = VideoCropOptions.photo_crop(detector="mtcnn", crop="tracked", tracked_rotate=True, detect_every=3,
+                                          box_smoothing=0.0)  # the photo's window: the inference crop's
     matrices = track_crop_matrices(TensorFrames(frames, 25), tracked)
     for index in (0, 3):
         expected = cropped(frames[index], detector="mtcnn").M_o2c.numpy()
