@@ -213,6 +213,17 @@ def test_split_is_deterministic_never_empty_and_keeps_a_speaker_on_one_side():
     assert split_ids(ids[:2], 0.5, {"clip0": "a", "clip1": "a"}) == (ids[:2], [])  # one speaker: all train
 
 
+def test_split_without_speakers_keeps_every_shot_of_a_video_on_one_side():
+    shots = {f"video{v:02d}__shot{s:02d}": f"video{v:02d}" for v in range(20) for s in range(1, 4)}
+    train, val = split_ids(list(shots), 0.1, videos=shots)
+    assert len(val) == 6 and sorted(train + val) == sorted(shots)
+    assert not {shots[i] for i in train} & {shots[i] for i in val}
+    speakers = {clip_id: "same person" for clip_id in list(shots)[:6]}  # a speaker wins over the video
+    train, val = split_ids(list(shots), 0.1, speakers, shots)
+    assert not {shots[i] for i in train} & {shots[i] for i in val}
+    assert set(list(shots)[:6]) <= set(train) or set(list(shots)[:6]) <= set(val)
+
+
 def test_curation_thresholds_name_why_a_clip_is_left_out():
     row = dict(face_size=40.0, sharpness=80.0, lip_sync=0.1, lip_lag=7, pitch_range=5.0, yaw_range=50.0,
                roll_range=3.0)
@@ -257,7 +268,8 @@ def test_prepare_writes_shot_clips_manifest_split_and_template(prepared, videos)
     assert final.startswith(f"prepared {data}, ") and " kept, " in final and final.endswith(" s/frame")
 
     train, val = read_split(data)
-    assert sorted(train + val) == sorted(manifest) and len(val) == 1
+    assert sorted(train + val) == sorted(manifest) and len(val) >= 1
+    assert not {manifest[i]["video"] for i in train} & {manifest[i]["video"] for i in val}  # a video on one side
     from_pickle = MotionTemplate.load(data / "motion_template.pkl")
     from_safetensors = MotionTemplate.load_safetensors(data / "motion_template.safetensors")
     expected = MotionTemplate.from_motions([read_clip(clip_path(data, i))[0] for i in train + val])

@@ -19,9 +19,9 @@ has more than one shot. Then:
   (:mod:`joyvasa.quality`), the speaker / dataset / language of ``--sidecar``, and
   ``kept`` / ``dropped_because`` from the curation thresholds (``--min-face-size`` ...);
 * ``train.txt`` / ``val.txt`` of the kept clips: the val side holds about
-  ``val_fraction`` of them, chosen by the SHA-1 of their id, or of their speaker when the
-  sidecar names speakers (a speaker is never on both sides); deterministic, and a clip keeps
-  its side as videos are added;
+  ``val_fraction`` of them, chosen by the SHA-1 of their source video (every shot of a video
+  on one side), or of their speaker when the sidecar names speakers (a speaker is never on
+  both sides); deterministic, and a clip keeps its side as videos are added;
 * ``motion_template.pkl`` and ``.safetensors``: statistics over every frame of the kept clips.
 
 Resumable: a video is done when its record ``DATA_DIR/prepared/<video_id>.json`` and all
@@ -139,20 +139,22 @@ def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def split_ids(clip_ids, val_fraction: float, speakers: Optional[dict] = None) -> tuple[list[str], list[str]]:
+def split_ids(clip_ids, val_fraction: float, speakers: Optional[dict] = None,
+              videos: Optional[dict] = None) -> tuple[list[str], list[str]]:
     """(train, val), both sorted. Clips are grouped by speaker (``speakers``: {clip_id:
-    speaker}; a clip without one is its own group) and groups go to val in the order of
-    the SHA-1 of their key until val holds round(val_fraction * n) clips (at least one
-    when val_fraction > 0 and there are two groups; never every group). Without speakers
-    this is the round(val_fraction * n) ids with the smallest SHA-1."""
+    speaker}) or, without one, by their source video (``videos``: {clip_id: video}; every
+    shot of one video stays on one side), else each clip is its own group. Groups go to val
+    in the order of the SHA-1 of their key until val holds round(val_fraction * n) clips (at
+    least one when val_fraction > 0 and there are two groups; never every group)."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"--val-fraction must be in [0, 1), got {val_fraction}.")
-    speakers = speakers or {}
+    speakers, videos = speakers or {}, videos or {}
     ids = sorted(set(clip_ids))
     groups: dict[str, list[str]] = {}
     for clip_id in ids:
-        speaker = speakers.get(clip_id)
-        groups.setdefault(f"speaker:{speaker}" if speaker else clip_id, []).append(clip_id)
+        speaker, video = speakers.get(clip_id), videos.get(clip_id)
+        key = f"speaker:{speaker}" if speaker else f"video:{video}" if video else clip_id
+        groups.setdefault(key, []).append(clip_id)
     target = round(val_fraction * len(ids))
     if val_fraction > 0 and len(groups) >= 2:
         target = max(target, 1)
@@ -420,7 +422,8 @@ def prepare_dataset(
                          f"'{data_dir / MANIFEST_NAME}'; train.txt and val.txt are left empty); lower the "
                          f"thresholds and run again.")
     speakers = {row["clip_id"]: row.get("speaker") for row in rows}
-    summary.train_ids, summary.val_ids = split_ids(kept, val_fraction, speakers)
+    sources = {row["clip_id"]: video_id for video_id, record in records.items() for row in record["clips"]}
+    summary.train_ids, summary.val_ids = split_ids(kept, val_fraction, speakers, sources)
     _write_split_and_template(data_dir, summary)
     rate = summary.frames / summary.seconds if summary.frames else 0.0
     report(f"{len(summary.written)} new clip(s), {summary.frames} frames at {rate:.1f} frames/s; "
