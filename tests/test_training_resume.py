@@ -9,7 +9,7 @@ import torch
 from joyvasa.training.cli import main as train_main
 from joyvasa.training import TrainConfig, train
 from joyvasa.training.checkpointing import last_checkpoint
-from tests.training_data import tiny_audio_encoder, write_synthetic_dataset
+from tests.training_data import DEVICE, tiny_audio_encoder, write_synthetic_dataset
 
 
 def config(steps, **changes):
@@ -27,18 +27,19 @@ def data_dir(tmp_path_factory):
 
 def _log_without_seconds(run_dir):
     lines = (run_dir / "log.csv").read_text().splitlines()
-    column = lines[0].split(",").index("seconds")
-    return [[cell for i, cell in enumerate(line.split(",")) if i != column] for line in lines]
+    header = lines[0].split(",")
+    timed = {header.index("seconds"), header.index("samples_per_s")}  # wall-clock columns
+    return [[cell for i, cell in enumerate(line.split(",")) if i not in timed] for line in lines]
 
 
 def test_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
-    straight = train(config(6), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
-    train(config(6), data_dir, tmp_path / "b", audio_encoder=tiny_audio_encoder(), progress=False, stop_after=4)
+    straight = train(config(6), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
+    train(config(6), data_dir, tmp_path / "b", audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE, stop_after=4)
     assert last_checkpoint(tmp_path / "b").name == "step_0000004.pt"
     # Killed after the checkpoint: a row of step 5 reached the log before the process died.
     with open(tmp_path / "b" / "log.csv", "a") as log:
         log.write("5,1e-3,9.9" + ",0" * (len(_log_without_seconds(tmp_path / "a")[0]) - 2) + "\n")
-    resumed = train(config(6), data_dir, tmp_path / "b", progress=False)  # no encoder given: from the checkpoint
+    resumed = train(config(6), data_dir, tmp_path / "b", progress=False, device=DEVICE)  # no encoder given: from the checkpoint
     a, b = torch.load(straight, weights_only=False), torch.load(resumed, weights_only=False)
     assert a["iter"] == b["iter"] == 6
     for key, value in a["model"].items():
@@ -51,45 +52,45 @@ def test_resume_matches_an_uninterrupted_run(data_dir, tmp_path):
 def test_same_seed_same_weights_and_a_log_header_after_an_early_kill(data_dir, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "log.csv").write_text("")  # killed before its first row was flushed
-    runs = [train(config(2, seed=5), data_dir, tmp_path / name, audio_encoder=tiny_audio_encoder(), progress=False)
+    runs = [train(config(2, seed=5), data_dir, tmp_path / name, audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
             for name in ("a", "b")]
     first, second = (torch.load(path, weights_only=False)["model"] for path in runs)
     for key, value in first.items():
         assert torch.equal(second[key], value), key
     assert (tmp_path / "a" / "log.csv").read_text().startswith("step,lr,loss,")
     other = train(config(2, seed=6), data_dir, tmp_path / "c", audio_encoder=tiny_audio_encoder(),
-                  progress=False)
+                  progress=False, device=DEVICE)
     different = torch.load(other, weights_only=False)["model"]
     assert not torch.equal(different["denoising_net.feature_proj.weight"], first["denoising_net.feature_proj.weight"])
 
 
 def test_frozen_feature_cache_with_gradient_accumulation(data_dir, tmp_path):
     path = train(config(2, audio_training="frozen", feature_cache=True, accumulate_steps=2, ema_decay=0.0),
-                 data_dir, tmp_path / "run", audio_encoder=tiny_audio_encoder(), progress=False)
+                 data_dir, tmp_path / "run", audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(rows) == 3 and all(cell != "nan" for cell in rows[-1].split(","))
     assert torch.load(path, weights_only=False)["args"].train_config["accumulate_steps"] == 2
 
 
 def test_init_from_a_checkpoint_fine_tunes_it(data_dir, tmp_path):
-    first = train(config(3), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False)
-    second = train(config(2), data_dir, tmp_path / "b", init=first, progress=False)
+    first = train(config(3), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
+    second = train(config(2), data_dir, tmp_path / "b", init=first, progress=False, device=DEVICE)
     assert torch.load(second, weights_only=False)["args"].n_heads == 2
     # The checkpoint's own encoder would win over a separate one: giving both is refused, before
     # anything is written, rather than silently training the checkpoint's encoder.
     encoder_dir = tmp_path / "encoder"
     tiny_audio_encoder(seed=1).save_pretrained(encoder_dir)
     with pytest.raises(ValueError, match="carries its own speech encoder.*Drop --audio-encoder"):
-        train(config(2), data_dir, tmp_path / "c", init=first, audio_encoder_dir=encoder_dir, progress=False)
+        train(config(2), data_dir, tmp_path / "c", init=first, audio_encoder_dir=encoder_dir, progress=False, device=DEVICE)
     assert not (tmp_path / "c").exists()
     # A run made around that folder resumes with the same command (the folder given again is not used).
-    train(config(2), data_dir, tmp_path / "d", audio_encoder_dir=encoder_dir, progress=False, stop_after=1)
-    resumed = train(config(2), data_dir, tmp_path / "d", audio_encoder_dir=encoder_dir, progress=False)
+    train(config(2), data_dir, tmp_path / "d", audio_encoder_dir=encoder_dir, progress=False, device=DEVICE, stop_after=1)
+    resumed = train(config(2), data_dir, tmp_path / "d", audio_encoder_dir=encoder_dir, progress=False, device=DEVICE)
     assert torch.load(resumed, weights_only=False)["iter"] == 2
 
 
 def test_cli_without_audio_encoder_says_what_to_give(data_dir, tmp_path, capsys):
-    assert train_main(["--data", str(data_dir), "--out", str(tmp_path / "run"), "--size", "tiny",
+    assert train_main(["--device", DEVICE, "--data", str(data_dir), "--out", str(tmp_path / "run"), "--size", "tiny",
                        "--max-steps", "1", "--no-progress"]) == 2
     assert "--audio-encoder" in capsys.readouterr().err
 
@@ -98,8 +99,9 @@ def _ddp_worker(rank, data_dir, run_dir, port, feature_cache=False):
     os.environ.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    train(config(2, audio_training="frozen", feature_cache=feature_cache), data_dir, run_dir,
-          audio_encoder=tiny_audio_encoder(), device="cpu", progress=False)
+    train(config(2, audio_training="frozen", feature_cache=feature_cache, cache_truncated=feature_cache), data_dir,
+          run_dir,
+          audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
     torch.distributed.destroy_process_group()
 
 

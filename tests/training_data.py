@@ -10,6 +10,7 @@ phase with loudness.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 
@@ -17,6 +18,8 @@ from joyvasa.data import clip_path, write_clip, write_split
 from joyvasa.motion import Motion, MotionTemplate
 
 FPS, RATE, SPF = 25, 16000, 640
+# Every test that trains names its device: the CPU unless JOYVASA_TEST_DEVICE says otherwise.
+DEVICE = os.environ.get("JOYVASA_TEST_DEVICE", "cpu")
 UPPER_LIP, LOWER_LIP = (6, 12, 14), (17, 19, 20)
 LIP_GAIN = 0.02
 

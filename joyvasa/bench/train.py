@@ -160,17 +160,21 @@ def _timed(runs: dict, batch, steps: int, batches: dict | None = None, progress=
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m joyvasa.bench.train")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--size", default="released", choices=("released", "small", "tiny"))
-    p.add_argument("--batch-size", type=int, default=2)
+    p = argparse.ArgumentParser(prog="python -m joyvasa.bench.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="where the steps run: cpu, cuda, cuda:1 ... (default cpu)")
+    p.add_argument("--size", default="released", choices=("released", "small", "tiny"),
+                   help="model size (released: the published checkpoint's; default released)")
+    p.add_argument("--batch-size", type=int, default=2, help="samples per step, each one 2 x n_motions crop "
+                                                             "(default 2)")
     p.add_argument("--audio-training", default="finetune", choices=("finetune", "frozen"),
-                   help="encoder mode of the side-by-side runs")
-    p.add_argument("--steps", type=int, default=3, help="timed rounds (after 1 warm-up round)")
-    p.add_argument("--no-reference", action="store_true", help="skip the reference-style step")
-    p.add_argument("--no-frozen", action="store_true", help="skip the frozen-encoder runs")
+                   help="encoder mode of the side-by-side runs (default finetune, upstream's)")
+    p.add_argument("--steps", type=int, default=3, help="timed rounds (after 1 warm-up round; default 3, give 10 "
+                                                        "or more for a steady mean)")
+    p.add_argument("--no-reference", action="store_true", help="skip the reference-style (upstream) step")
+    p.add_argument("--no-frozen", action="store_true", help="skip the frozen-encoder and feature-cache runs")
     p.add_argument("--compile", action="store_true", help="torch.compile our denoiser")
-    p.add_argument("--no-bf16", action="store_true")
+    p.add_argument("--no-bf16", action="store_true", help="run our steps in fp32 (default: bf16 autocast where "
+                                                          "the trainer would use it)")
     p.add_argument("--profile", action="store_true", help="print the top operators of one of our steps")
     add_progress_flags(p)
     args = p.parse_args(argv)
@@ -200,7 +204,7 @@ def main(argv=None) -> int:
     if not args.no_frozen:
         frozen = config.replace(audio_training="frozen")
         frozen_runs = {} if mode == "frozen" else {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device)}
-        cache = frozen.replace(feature_cache=True)
+        cache = frozen.replace(feature_cache=True, cache_truncated=True)
         frozen_runs[CACHED] = _Run(cache, copy.deepcopy(generator), device)
         frozen_runs[CACHED_LIVE_CUTS] = _Run(cache.replace(cache_truncated=False), copy.deepcopy(generator), device)
         cached = _cached_batch(copy.deepcopy(generator), frozen, batch)
@@ -233,15 +237,15 @@ def _cached_batch(generator, config, batch, seed: int = 0) -> dict:
     from joyvasa.training.feature_cache import window_cuts
     from joyvasa.training.objective import silence_after
 
-    n = config.n_motions
+    n, device = config.n_motions, batch["audio"].device
     windows = batch["audio"].view(-1, batch["audio"].shape[1] // 2)
-    cuts = window_cuts(seed, 0, windows.shape[0], n)
-    encoder = generator.audio_encoder.eval()
+    cuts = window_cuts(seed, 0, windows.shape[0], n).to(device)
+    encoder = generator.audio_encoder.to(device).eval()  # the features are made where the steps run
     with torch.no_grad():
         whole, cut = (audio_hidden_states(encoder, w, n, config.fps)[1] for w in (windows, silence_after(windows, cuts)))
     size = batch["audio"].shape[0]
     return dict(batch, features=whole.view(size, 2, *whole.shape[1:]),
-                truncated_features=cut.view(size, 2, *cut.shape[1:]), cuts=cuts.view(size, 2).to(windows.device))
+                truncated_features=cut.view(size, 2, *cut.shape[1:]), cuts=cuts.view(size, 2))
 
 
 def _print_table(results: dict, batch_size: int) -> None:

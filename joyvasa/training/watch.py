@@ -38,6 +38,8 @@ from joyvasa.motion.motion import Motion
 from joyvasa.options import SampleOptions
 from joyvasa.quality import lip_sync, seam_jump_ratio
 
+from .randomness import forked_rng
+
 QUALITY_COLUMNS = ["lip_corr", "lip_lag", "seam_jump", "lip_corr_data"]
 PREVIEW_DIRNAME = "previews"
 TENSORBOARD_DIRNAME = "tensorboard"
@@ -118,7 +120,8 @@ def quality_pass(generator: MotionGenerator, template: MotionTemplate, clips, *,
     Leaves torch's global random state and the generator's train/eval modes as they were."""
     modes = [module.training for module in generator.modules()]
     results = []
-    with torch.random.fork_rng(devices=[]):
+    device = next(generator.parameters()).device
+    with forked_rng(device):  # the CPU's and the device's streams, as the sampling seeds both
         generator.eval()
         try:
             for k, clip in enumerate(clips):
