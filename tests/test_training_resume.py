@@ -143,3 +143,32 @@ def test_ddp_ranks_share_one_feature_cache(data_dir, tmp_path):
     assert len(json.loads((run_dir / "feature_cache" / MANIFEST).read_text())["clips"]) == len(train_ids) == 4
     for a, b in zip(one.features + one.truncated, shared.features + shared.truncated):
         torch.testing.assert_close(a, b)
+
+
+def test_sigterm_and_stop_after_save_cleanly_and_keep_last_applies_on_resume(data_dir, tmp_path, monkeypatch):
+    import signal
+
+    from joyvasa.training import trainer
+
+    real_step, calls = trainer.optimisation_step, []
+
+    def step_then_terminate(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # a preemptible cluster's notice during step 2
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "optimisation_step", step_then_terminate)
+    settings = dict(save_every=100, val_every=100, ema_decay=0.0, keep_last=0)
+    path = train(config(4, **settings), data_dir, tmp_path / "run", audio_encoder=tiny_audio_encoder(),
+                 progress=False, device=DEVICE)
+    assert path.name == "step_0000002.pt" and path.with_suffix(".state.pt").is_file()
+    monkeypatch.setattr(trainer, "optimisation_step", real_step)
+    path = train(config(4, **settings), data_dir, tmp_path / "run", progress=False, device=DEVICE, stop_after=1)
+    assert path.name == "step_0000003.pt"  # one more step of this session, then a clean save
+    assert train(config(4, **settings), data_dir, tmp_path / "run", progress=False, device=DEVICE).name == \
+        "step_0000004.pt"
+    names = lambda: sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step_*.pt"))  # noqa: E731
+    assert len(names()) == 6  # keep_last 0 kept every .pt and .state.pt
+    train(config(4, **{**settings, "keep_last": 1}), data_dir, tmp_path / "run", progress=False, device=DEVICE)
+    assert names() == ["step_0000004.pt", "step_0000004.state.pt"]  # the finished run's new keep_last applied
