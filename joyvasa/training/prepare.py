@@ -238,7 +238,7 @@ def _measures(motion, audio, shot, sharpness: float) -> dict:
     max_lag = min(LIP_SYNC_MAX_LAG, (len(motion) - 3) // 2)  # a short clip searches fewer lags
     if max_lag >= 1:
         result = quality.lip_sync(motion, audio, max_lag)
-        sync, lag = round(result["best_correlation"], 4), int(result["best_lag"])
+        sync, lag = round(result["best_correlation"], 4), result["peak_lag"]  # None: no peak inside the search
     return {"face_size": round(shot.face_size, 1), "sharpness": round(sharpness, 2),
             "face_fraction": round(shot.face_fraction, 3), "pitch_range": angle_range(motion.pitch),
             "yaw_range": angle_range(motion.yaw), "roll_range": angle_range(motion.roll),

@@ -319,6 +319,8 @@ class TrainingRun:
         row.update({name: "" if value is None else f"{value:.6f}" for name, value in numbers.items()})
         row["lr"] = f"{numbers['lr']:.3e}"
         row["samples_per_s"] = f"{numbers['samples_per_s']:.2f}"
+        if "lip_lag" in numbers and math.isnan(numbers["lip_lag"]):
+            row["lip_lag"] = "none"  # no clip's lip-loudness correlation peaks inside the lags searched
         self.writer.writerow(row)
         self.log_file.flush()
         self.watch.scalars(self.step, numbers)

@@ -10,6 +10,7 @@ what :mod:`joyvasa.quality` measures without a renderer:
 * ``lip_corr_data``: the same measure on the clips' own (extracted) motion, the level
   to compare ``lip_corr`` with;
 * ``lip_lag``: the lag in frames where that correlation peaks (+ = lips late; 0 is right);
+  ``none`` when it has no peak inside the lags searched (the mean over the clips that have one);
 * ``seam_jump``: frame-to-frame change across window seams / elsewhere (1 = invisible).
 
 With ``preview`` on it also writes ``RUN_DIR/previews/step_NNNNNNN.mp4``: the first clip's
@@ -135,7 +136,7 @@ def quality_pass(generator: MotionGenerator, template: MotionTemplate, clips, *,
                 sync = lip_sync(motion, audio, max_lag=max_lag) if max_lag >= 1 else None
                 results.append({
                     "lip_corr": sync["correlation"] if sync else math.nan,
-                    "lip_lag": float(sync["best_lag"]) if sync else math.nan,
+                    "lip_lag": float(sync["peak_lag"]) if sync and sync["peak_lag"] is not None else math.nan,
                     "seam_jump": seam_jump_ratio(motion, n_motions),
                     "lip_corr_data": lip_sync(clip.motion(0, frames), audio, max_lag=max_lag)["correlation"]
                     if sync else math.nan,
