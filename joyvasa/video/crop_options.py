@@ -73,10 +73,11 @@ class VideoCropOptions(_Checked):
     min_face_fraction: float = setting(0.5, "A shot must show a face on at least this fraction of the frames "
                                             "searched; otherwise it is dropped (prepare) or refused.",
                                        min=0.01, max=1.0, step=0.01)
-    cut_threshold: float = setting(0.2, "A hard cut between shots is where the mean absolute difference of two "
-                                        "frames' small grey thumbnails (0..1) exceeds this. 1 = never cut.",
+    cut_threshold: float = setting(0.3, "A hard cut between shots is wherever the mean absolute difference of two "
+                                        "frames' small grey thumbnails (0..1) exceeds this (two unrelated pictures); "
+                                        "a jump that the frames around it do not share is a cut too (a zoom cut "
+                                        "inside one photo; see joyvasa/video/cuts.py). 1 = only such jumps.",
                                    min=0.01, max=1.0, step=0.01)
-
 
     @classmethod
     def photo_crop(cls, source=None, **values) -> "VideoCropOptions":
