@@ -172,3 +172,19 @@ def test_sigterm_and_stop_after_save_cleanly_and_keep_last_applies_on_resume(dat
     assert len(names()) == 6  # keep_last 0 kept every .pt and .state.pt
     train(config(4, **{**settings, "keep_last": 1}), data_dir, tmp_path / "run", progress=False, device=DEVICE)
     assert names() == ["step_0000004.pt", "step_0000004.state.pt"]  # the finished run's new keep_last applied
+
+
+def test_feature_cache_refreshes_on_schedule_and_a_resumed_run_equals_an_uninterrupted_one(data_dir, tmp_path):
+    settings = dict(audio_training="frozen", feature_cache=True, cache_refresh_steps=2, ema_decay=0.0, val_every=100,
+                    save_every=100)
+    straight = train(config(5, **settings), data_dir, tmp_path / "a", audio_encoder=tiny_audio_encoder(),
+                     progress=False, device=DEVICE)
+    train(config(5, **settings), data_dir, tmp_path / "b", audio_encoder=tiny_audio_encoder(), progress=False,
+          device=DEVICE, stop_after=3)  # stops inside the second refresh (steps 3-4)
+    resumed = train(config(5, **settings), data_dir, tmp_path / "b", progress=False, device=DEVICE)
+    a, b = torch.load(straight, weights_only=False), torch.load(resumed, weights_only=False)
+    for key, value in a["model"].items():
+        torch.testing.assert_close(b["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+    assert _log_without_seconds(tmp_path / "b") == _log_without_seconds(tmp_path / "a")
+    manifest = (tmp_path / "a" / "feature_cache" / "cache.json").read_text()
+    assert '"epoch": 2' in manifest  # steps 5.. drew from the third refresh
