@@ -102,7 +102,7 @@ def test_a_checkpoint_holds_each_ranks_streams(tmp_path):
 @pytest.mark.parametrize("text, steps, seconds", [(500, 500, None), ("500", 500, None), ("90s", None, 90.0),
                                                   ("45m", None, 2700.0), ("1.5h", None, 5400.0)])
 def test_stop_after_reads_steps_or_a_time(text, steps, seconds):
-    from joyvasa.training.run import StopRule
+    from joyvasa.training.process import StopRule
 
     rule = StopRule.parse(text)
     assert (rule.steps, rule.seconds) == (steps, seconds)

@@ -3,26 +3,18 @@
 :class:`TrainingRun` builds everything a run needs from its config and folder (the process
 group, the generator, data, optimiser, schedule, EMA, feature cache, log and watch), puts a
 resumed run's state back, and after each step validates, logs and saves as the config says;
-:func:`joyvasa.training.trainer.train` is the loop around it. :class:`StopRule` is when a
-session ends early (``--stop-after`` N steps or a time, or SIGTERM): with a clean save.
+:func:`joyvasa.training.trainer.train` is the loop around it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
-import os
-import re
-import signal
-import threading
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from joyvasa.data import read_split
@@ -38,6 +30,7 @@ from .fast_dropout import use_fast_dropout
 from .feature_cache import FeatureCache
 from .losses import LOSS_WEIGHTS
 from .objective import TwoClipObjective
+from .process import Distributed, StopRule
 from .steps import autocast_for, lr_factor, make_optimizer, set_trainable
 from .watch import QUALITY_COLUMNS, RunWatch, evaluated_weights
 
@@ -45,44 +38,6 @@ FEATURE_CACHE_DIR = "feature_cache"  # RUN_DIR/feature_cache: the frozen encoder
 LOG_COLUMNS = ["step", "lr", "loss", *LOSS_WEIGHTS, "grad_norm", "val_loss", *QUALITY_COLUMNS, "samples_per_s",
                "seconds"]
 VALIDATION_SEED = 1234
-
-
-class _Distributed:
-    def __init__(self, device):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = 0
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if self.world > 1:
-            if self.device.type == "cuda":
-                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-                torch.cuda.set_device(self.device)
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-            self.rank = dist.get_rank()
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self):
-        if self.world > 1:
-            dist.barrier()
-
-    def gather(self, value) -> list:
-        """``value`` of every rank, in rank order (on every rank)."""
-        if self.world == 1:
-            return [value]
-        values = [None] * self.world
-        dist.all_gather_object(values, value)
-        return values
-
-    def any(self, flag: bool) -> bool:
-        """True on every rank when ``flag`` is on any (so all ranks stop at the same step)."""
-        if self.world == 1:
-            return flag
-        tensor = torch.tensor([int(flag)], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-        return bool(tensor.item())
 
 
 @torch.no_grad()
@@ -99,64 +54,12 @@ def validation_loss(objective: TwoClipObjective, batches, device, seed: int = VA
     return total / max(1, len(batches))
 
 
-@dataclass
-class StopRule:
-    """When a session stops before max_steps, with a clean save: after ``steps`` steps of this
-    session, after ``seconds`` of training, or on SIGTERM (a preemptible cluster's notice)."""
-
-    steps: int | None = None
-    seconds: float | None = None
-
-    _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
-
-    @classmethod
-    def parse(cls, value) -> "StopRule":
-        """None; a number of steps (int or its text); or a time: '90s', '45m', '2h', '1.5h'."""
-        if value is None or isinstance(value, StopRule):
-            return value or cls()
-        if isinstance(value, int) and value > 0:
-            return cls(steps=value)
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*", str(value))
-        if not match or float(match.group(1)) <= 0 or (match.group(2) is None and "." in match.group(1)):
-            raise ValueError(f"--stop-after must be a number of steps (500) or a time (90s, 45m, 2h), "
-                             f"got {value!r}.")
-        if match.group(2) is None:
-            return cls(steps=int(match.group(1)))
-        return cls(seconds=float(match.group(1)) * cls._UNITS[match.group(2)])
-
-    def __post_init__(self):
-        self.signalled = False
-        self.started = time.monotonic()
-
-    def due(self, steps_done: int) -> bool:
-        if self.signalled or (self.steps is not None and steps_done >= self.steps):
-            return True
-        return self.seconds is not None and time.monotonic() - self.started >= self.seconds
-
-    @contextlib.contextmanager
-    def on_sigterm(self):
-        """SIGTERM sets the stop flag (the step finishes, the run saves and returns) instead of
-        killing the process; only where a handler can be installed (the main thread)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            self.signalled = True
-
-        previous = signal.signal(signal.SIGTERM, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-
-
 class TrainingRun:
     """A run's parts, built from ``config`` and its folder (see the module notes)."""
 
     def __init__(self, config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: nn.Module | None = None,
                  audio_encoder_dir=None, device=None, progress=True):
-        self.dist = _Distributed(device)
+        self.dist = Distributed(device)
         self.device = device = self.dist.device
         self.run_dir = run_dir = Path(run_dir)
         stored = stored_config(run_dir)

@@ -22,7 +22,8 @@ from torch import nn
 
 from .building import MODEL_DECIDES, build_generator, init_generator
 from .config import TrainConfig
-from .run import FEATURE_CACHE_DIR, LOG_COLUMNS, StopRule, TrainingRun, _open_log, validation_loss
+from .process import StopRule
+from .run import FEATURE_CACHE_DIR, LOG_COLUMNS, TrainingRun, _open_log, validation_loss
 from .steps import (autocast_for, clipped_step, cpu_has_native_bf16, lr_factor, make_optimizer, optimisation_step,
                     set_trainable)
 
