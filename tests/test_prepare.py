@@ -404,3 +404,19 @@ def test_extract_motion_cli_matches_the_frame_batch_path(tmp_path, videos, livep
     for key in MOTION_KEYS:
         torch.testing.assert_close(getattr(from_frames, key), getattr(from_file, key), rtol=0, atol=0)
     assert float(from_file.yaw.std()) > 0  # the head turns in the video; the motion is not constant
+
+
+def test_a_tiny_run_trains_on_the_prepared_shots(prepared, tmp_path):
+    """prepare -> train end to end: the shot clips of made videos, split by video, train a tiny model."""
+    from joyvasa.training import TrainConfig, train
+    from tests.training_data import DEVICE, tiny_audio_encoder
+
+    data, _, _ = prepared
+    train_ids, val_ids = read_split(data)
+    videos = {clip_id: _manifest(data)[clip_id]["video"] for clip_id in train_ids + val_ids}
+    assert not {videos[i] for i in train_ids} & {videos[i] for i in val_ids}
+    config = TrainConfig(size="tiny", n_motions=10, n_prev_motions=3, batch_size=2, max_steps=2, bf16=False,
+                         audio_training="frozen", quality_every=0, val_every=1, val_batches=1)
+    path = train(config, data, tmp_path / "run", audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert path.name == "step_0000002.pt" and len(rows) == 3 and "nan" not in rows[-1]
