@@ -188,3 +188,13 @@ def test_feature_cache_refreshes_on_schedule_and_a_resumed_run_equals_an_uninter
     assert _log_without_seconds(tmp_path / "b") == _log_without_seconds(tmp_path / "a")
     manifest = (tmp_path / "a" / "feature_cache" / "cache.json").read_text()
     assert '"epoch": 2' in manifest  # steps 5.. drew from the third refresh
+
+
+def test_feature_cache_refreshes_with_dataloader_workers_give_the_same_run(data_dir, tmp_path):
+    settings = dict(audio_training="frozen", feature_cache=True, cache_refresh_steps=1, ema_decay=0.0, val_every=100,
+                    save_every=100)
+    runs = [train(config(2, num_workers=workers, **settings), data_dir, tmp_path / f"w{workers}",
+                  audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE) for workers in (0, 1)]
+    a, b = (torch.load(path, weights_only=False)["model"] for path in runs)
+    for key, value in a.items():
+        torch.testing.assert_close(b[key], value, rtol=1e-5, atol=1e-6, msg=key)

@@ -179,7 +179,10 @@ def training_batches(sampler: ClipSampler, batch_size: int, seed: int, rank: int
         return (sampler.batch(i, batch_size, seed, rank) for i in range(first, stop))
     return iter(torch.utils.data.DataLoader(
         TrainingBatches(sampler, batch_size, seed, rank), batch_size=None, sampler=range(first, stop),
-        num_workers=workers, pin_memory=pin_memory, prefetch_factor=2, persistent_workers=False))
+        num_workers=workers, pin_memory=pin_memory, prefetch_factor=2, persistent_workers=False,
+        # its own generator for the workers' base seed: starting the workers draws nothing from the
+        # training process's global stream, so a run with workers equals one without
+        generator=torch.Generator().manual_seed(int(seed) * 7919 + int(rank))))
 
 
 def _stack(items: list[dict]) -> dict[str, torch.Tensor]:

@@ -71,6 +71,11 @@ class FeatureCache:
         self.epoch = None
         self.refresh(0)
 
+    def __getstate__(self) -> dict:
+        """A DataLoader worker's copy: the arrays without the encoder (the training process
+        refreshes the cache before it starts the workers of each stretch)."""
+        return {**self.__dict__, "encoder": None, "barrier": None}
+
     def epoch_of(self, batch_index: int) -> int:
         return batch_index // self.refresh_batches if self.refresh_batches else 0
 
@@ -79,6 +84,9 @@ class FeatureCache:
         when it is the current one)."""
         if epoch == self.epoch:
             return
+        if self.encoder is None:
+            raise RuntimeError(f"A DataLoader worker's feature cache holds refresh {self.epoch}, not {epoch}: the "
+                               "training process must refresh it before starting the workers.")
         n, clips = self.n, self.sampler.clips
         self.phases = [window_phase(self.seed, epoch, index, clip.frames, n) for index, clip in enumerate(clips)]
         counts = [-(-(clip.frames - phase) // n) for clip, phase in zip(clips, self.phases)]  # last one zero-padded
