@@ -16,6 +16,7 @@ process; rank 0 alone logs, validates and saves. The parts the loop steps throug
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from torch import nn
@@ -46,8 +47,8 @@ def train(config: TrainConfig, data_dir, run_dir, *, init=None, audio_encoder: n
     rule = StopRule.parse(stop_after)
     run = TrainingRun(config, data_dir, run_dir, init=init, audio_encoder=audio_encoder,
                       audio_encoder_dir=audio_encoder_dir, device=device, progress=progress)
-    with rule.on_sigterm():
-        for batches in run.batches():
+    with rule.on_sigterm(), contextlib.closing(run.batches()) as stream:  # closed: DataLoader workers end
+        for batches in stream:
             loss, terms, grad_norm = optimisation_step(run.model, batches, run.optimizer, run.params,
                                                        run.config.grad_clip, run.autocast)
             run.scheduler.step()
