@@ -109,14 +109,18 @@ def test_widgets_take_defaults_ranges_and_choices_from_the_library(node_classes)
 
     from joyvasa.options import STAGE_OPTIONS
 
+    from joyvasa.video.crop_options import VideoCropOptions
+
     fields = {f.name: f for cls in STAGE_OPTIONS for f in dataclasses.fields(cls)}
+    own = {"JoyVASAExtractMotionFromVideo": VideoCropOptions}  # a video's crop has its own defaults (2.0 / -0.1)
     checked = 0
     for node_id, cls in node_classes.items():
         info = cls.GET_NODE_INFO_V1()["input"]
+        node_fields = {**fields, **{f.name: f for f in dataclasses.fields(own[node_id])}} if node_id in own else fields
         for name, spec in {**info.get("required", {}), **info.get("optional", {})}.items():
-            if name not in fields:
+            if name not in node_fields:
                 continue
-            field, options = fields[name], spec[1] if len(spec) > 1 else {}
+            field, options = node_fields[name], spec[1] if len(spec) > 1 else {}
             assert options.get("default") == field.default, (node_id, name)
             if field.metadata["choices"]:
                 listed = spec[0] if isinstance(spec[0], list) else options.get("options")

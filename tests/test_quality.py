@@ -26,9 +26,11 @@ def test_loudness_is_rms_per_frame():
 def test_lip_sync_finds_zero_lag_and_a_delay():
     motion, audio, _ = synthetic_clip(150, 5)
     sync = lip_sync(motion, audio)
-    assert sync["best_lag"] == 0 and sync["correlation"] > 0.8
+    assert sync["best_lag"] == sync["peak_lag"] == 0 and sync["correlation"] > 0.8
     late = lip_sync(shifted(motion, 3), audio)
     assert late["best_lag"] == 3 and late["best_correlation"] > 0.8 > late["correlation"] + 0.2
+    beyond = lip_sync(shifted(motion, 3), audio, max_lag=2)  # the peak lies outside the lags searched
+    assert beyond["best_lag"] == 2 and beyond["peak_lag"] is None
 
 
 def test_seam_jump_ratio_sees_a_jump_at_the_seam():

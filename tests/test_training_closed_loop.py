@@ -16,7 +16,7 @@ from joyvasa.motion import generate_motion, load_motion_generator
 from joyvasa.options import SampleOptions
 from joyvasa.quality import lip_sync
 from joyvasa.training import TrainConfig, train
-from tests.training_data import synthetic_clip, tiny_audio_encoder, write_synthetic_dataset
+from tests.training_data import DEVICE, synthetic_clip, tiny_audio_encoder, write_synthetic_dataset
 
 STEPS = 300
 CORRELATION_THRESHOLD = 0.5
@@ -24,7 +24,7 @@ CORRELATION_THRESHOLD = 0.5
 
 def tiny_config(**changes) -> TrainConfig:
     base = dict(size="tiny", n_motions=25, n_prev_motions=5, batch_size=8, max_steps=STEPS, warmup_steps=20,
-                lr=1e-3, audio_training="frozen", val_every=100, save_every=1000, log_every=50, bf16=False)
+                lr_schedule="cosine", lr=1e-3, audio_training="frozen", val_every=100, save_every=1000, log_every=50, bf16=False)
     return TrainConfig(**{**base, **changes})
 
 
@@ -32,7 +32,7 @@ def tiny_config(**changes) -> TrainConfig:
 def trained_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("closed_loop")
     write_synthetic_dataset(root / "data")
-    checkpoint = train(tiny_config(), root / "data", root / "run", audio_encoder=tiny_audio_encoder(), progress=False)
+    checkpoint = train(tiny_config(), root / "data", root / "run", audio_encoder=tiny_audio_encoder(), progress=False, device=DEVICE)
     return root, checkpoint
 
 

@@ -12,7 +12,7 @@ from joyvasa.training import TrainConfig, build_generator
 from joyvasa.training.cli import build_parser, main as train_main, resolve_config
 from joyvasa.training.config import CONFIG_FILENAME, merge_for_resume, stored_config
 from tests.recipe import manifest_keys
-from tests.training_data import tiny_audio_encoder
+from tests.training_data import DEVICE, tiny_audio_encoder
 
 
 def _args(tmp_path, *extra):
@@ -48,7 +48,7 @@ def test_resume_keeps_the_stored_config_and_refuses_a_contradiction(tmp_path):
     assert (config.size, config.lr, config.log_every) == ("tiny", 0.001, 7)
     with pytest.raises(OptionError, match=r"lr = 0\.0001 \(the run has 0\.001\)"):
         resolve_config(_args(tmp_path, "--lr", "0.0001"))
-    assert train_main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--pe-dropout", "0.2",
+    assert train_main(["--device", DEVICE, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--pe-dropout", "0.2",
                        "--no-progress"]) == 2
     with pytest.raises(OptionError, match="pe_dropout"):
         merge_for_resume(TrainConfig(), {"pe_dropout": 0.3}, "x")
@@ -136,7 +136,7 @@ def test_init_whose_pickle_runs_code_is_refused(tmp_path, monkeypatch, capsys):
     from tests.training_data import write_synthetic_dataset
 
     write_synthetic_dataset(tmp_path / "data", n_train=2, n_val=0, frames=60)
-    code = train_main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--init", str(evil),
+    code = train_main(["--device", DEVICE, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--init", str(evil),
                        "--size", "tiny", "--max-steps", "1", "--no-progress"])
     assert code == 2
     assert "evil.pt" in capsys.readouterr().err
@@ -214,10 +214,13 @@ def test_feature_cache_draws_one_cut_per_window_and_encodes_the_window_cut_there
     cache = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"), truncated=True, seed=3)
     again = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"), truncated=True, seed=3)
     assert all(torch.equal(a, b) for a, b in zip(cache.cuts, again.cuts))  # the run's seed fixes the cuts
+    assert cache.phases == again.phases and all(0 <= p <= 10 for p in cache.phases)  # a 2 x 25 crop fits
     cuts = torch.cat(cache.cuts)
-    assert len(cuts) == 6 and int(cuts.min()) >= 3 and int(cuts.max()) < 25
-    clip = sampler.clips[0]
-    audio = torch.nn.functional.pad(clip.audio(), (0, 75 * 640 - clip.audio().numel())).view(3, -1)
+    assert len(cuts) == sum(len(f) for f in cache.features) and int(cuts.min()) >= 3 and int(cuts.max()) < 25
+    clip, phase, count = sampler.clips[0], cache.phases[0], len(cache.features[0])
+    assert count == -(-(60 - phase) // 25)
+    audio = clip.audio(phase * 640)
+    audio = torch.nn.functional.pad(audio, (0, count * 25 * 640 - audio.numel())).view(count, -1)
     audio[1, int(cache.cuts[0][1]) * 640:] = 0
     with torch.no_grad():
         expected = audio_hidden_states(encoder.eval(), audio[1:2], 25, 25)[1][0]
@@ -226,6 +229,36 @@ def test_feature_cache_draws_one_cut_per_window_and_encodes_the_window_cut_there
     assert batch["truncated_features"].shape == batch["features"].shape and batch["cuts"].shape == (3, 2)
     plain = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"))
     assert "cuts" not in plain.sample_batch(2, torch.Generator().manual_seed(0))
+
+
+def test_feature_cache_windows_start_at_a_random_phase_redrawn_with_new_cuts_at_each_refresh(tmp_path):
+    from joyvasa.motion import MotionTemplate
+    from joyvasa.training.dataset import ClipSampler
+    from joyvasa.training.feature_cache import FeatureCache
+    from tests.training_data import write_synthetic_dataset
+
+    assert TrainConfig().cache_truncated is False and TrainConfig().cache_refresh_steps > 0
+    train_ids, _ = write_synthetic_dataset(tmp_path, n_train=4, n_val=1, frames=90)
+    sampler = ClipSampler(tmp_path, train_ids, MotionTemplate.load(tmp_path / "motion_template.pkl"), 25, 70)
+    encoder, calls = tiny_audio_encoder(), []
+    encoder.feature_extractor.register_forward_hook(lambda *_: calls.append(1))
+    cache = FeatureCache(sampler, encoder, 25, 25, torch.device("cpu"), truncated=True, seed=1, refresh_batches=2)
+    seen = {}
+    for batch_index in range(8):  # refreshes 0..3
+        calls.clear()
+        batch = cache.batch(batch_index, 4, seed=1)
+        assert bool(calls) == (batch_index in (2, 4, 6))  # one encoder pass per refresh (0 when made), none between
+        seen.setdefault(cache.epoch, (list(cache.phases), [c.clone() for c in cache.cuts]))
+        assert batch["features"].shape == (4, 2, 25, 32)
+    phases = [seen[e][0] for e in range(4)]
+    assert len({tuple(p) for p in phases}) > 1 and all(0 <= p < 25 for row in phases for p in row)
+    assert not all(torch.equal(a, b) for a, b in zip(seen[0][1], seen[1][1]))  # new cuts with the new phases
+    # every crop starts on its refresh's grid: phase + k * 25
+    grid = [sampler.crop(i, p + k * 25, None)["motion"] for i, p in enumerate(cache.phases) for k in range(3)]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        item = cache.draw(generator)
+        assert any(torch.equal(motion, item["motion"]) for motion in grid)
 
 
 def test_feature_cache_on_disk_equals_the_in_memory_one_and_is_reused(tmp_path):

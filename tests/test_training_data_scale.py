@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 from joyvasa.data import ClipFile, ClipFormatError, clip_path, read_clip, write_clip
 from joyvasa.motion import MotionTemplate
 from joyvasa.training.dataset import SAMPLES_PER_FRAME, ClipSampler, training_batches
-from tests.training_data import synthetic_clip, write_synthetic_dataset
+from tests.training_data import DEVICE, synthetic_clip, write_synthetic_dataset
 
 N_MOTIONS = 25
 
@@ -76,7 +76,7 @@ def test_truncated_clip_is_named_without_a_traceback(data_dir, tmp_path, capsys)
         sampler_for(broken)
     encoder_dir = tmp_path / "encoder"
     tiny_audio_encoder().save_pretrained(encoder_dir)
-    code = train_main(["--data", str(broken), "--out", str(tmp_path / "run"), "--size", "tiny",
+    code = train_main(["--device", DEVICE, "--data", str(broken), "--out", str(tmp_path / "run"), "--size", "tiny",
                        "--audio-encoder", str(encoder_dir), "--max-steps", "1", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "synth_002.safetensors" in err and "Traceback" not in err
@@ -89,7 +89,7 @@ def test_train_command_in_a_log_prints_plain_progress_lines_and_its_final_line(d
     encoder_dir = tmp_path / "encoder"
     tiny_audio_encoder().save_pretrained(encoder_dir)
     capsys.readouterr()  # transformers' own bar while saving the encoder
-    code = train_main(["--data", str(data_dir), "--out", str(tmp_path / "run"), "--size", "tiny",
+    code = train_main(["--device", DEVICE, "--data", str(data_dir), "--out", str(tmp_path / "run"), "--size", "tiny",
                        "--audio-encoder", str(encoder_dir), "--max-steps", "2", "--batch-size", "2",
                        "--n-motions", "25", "--n-prev-motions", "5", "--audio-training", "frozen"])
     out, err = capsys.readouterr()

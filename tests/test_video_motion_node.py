@@ -15,8 +15,8 @@ from tests.liveportrait_files import weights_dir
 from tests.test_nodes_contract import PACK_MODULE, pack  # noqa: F401  (the pack fixture)
 from tests.video_files import astronaut_frames
 
-WIDGETS = dict(frames_fps=30.0, fps=25.0, crop="shot", detector="mtcnn", crop_scale=2.3, vx_ratio=0.0, vy_ratio=-0.125,
-               tracked_rotate=False, detect_every=5, box_smoothing=2.0, min_face_fraction=0.5, cut_threshold=0.2)
+WIDGETS = dict(frames_fps=30.0, fps=25.0, crop="shot", detector="mtcnn", crop_scale=2.0, vx_ratio=0.0, vy_ratio=-0.1,
+               tracked_rotate=False, detect_every=5, box_smoothing=2.0, min_face_fraction=0.5, cut_threshold=0.3)
 
 
 @pytest.fixture(scope="module")

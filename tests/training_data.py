@@ -10,6 +10,7 @@ phase with loudness.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 
@@ -17,6 +18,8 @@ from joyvasa.data import clip_path, write_clip, write_split
 from joyvasa.motion import Motion, MotionTemplate
 
 FPS, RATE, SPF = 25, 16000, 640
+# Every test that trains names its device: the CPU unless JOYVASA_TEST_DEVICE says otherwise.
+DEVICE = os.environ.get("JOYVASA_TEST_DEVICE", "cpu")
 UPPER_LIP, LOWER_LIP = (6, 12, 14), (17, 19, 20)
 LIP_GAIN = 0.02
 
@@ -60,12 +63,14 @@ def synthetic_clip(frames: int, seed: int) -> tuple[Motion, torch.Tensor, torch.
     return motion, speech_like_audio(env, g), env
 
 
-def write_synthetic_dataset(data_dir, n_train: int = 12, n_val: int = 2, frames: int = 100, seed: int = 0):
-    """Clips, split and motion template in the joyvasa.data layout; returns (train_ids, val_ids)."""
+def write_synthetic_dataset(data_dir, n_train: int = 12, n_val: int = 2, frames=100, seed: int = 0):
+    """Clips, split and motion template in the joyvasa.data layout; returns (train_ids, val_ids).
+    ``frames``: every clip's length, or a list of one length per clip (train, then val)."""
     ids = [f"synth_{k:03d}" for k in range(n_train + n_val)]
+    lengths = list(frames) if isinstance(frames, (list, tuple)) else [frames] * len(ids)
     motions = []
     for k, clip_id in enumerate(ids):
-        motion, audio, _ = synthetic_clip(frames, seed * 1000 + k)
+        motion, audio, _ = synthetic_clip(lengths[k], seed * 1000 + k)
         write_clip(clip_path(data_dir, clip_id), motion, audio, source=f"{clip_id}.mp4")
         motions.append(motion)
     MotionTemplate.from_motions(motions[:n_train]).save(f"{data_dir}/motion_template.pkl")

@@ -70,6 +70,7 @@ def follows(matrices: np.ndarray, moves: dict) -> str:
 def main(argv=None) -> int:
     from joyvasa.bench.synthetic import synthetic_liveportrait
     from joyvasa.training import prepare as prepare_module
+    from joyvasa.training.prepare import extract as prepare_extract
     from joyvasa.video.crop_options import VideoCropOptions
     from joyvasa.video.motion import extract_shots, plan_crop
     from joyvasa.video.reading import MOTION_FPS, VideoFileFrames
@@ -110,8 +111,9 @@ def main(argv=None) -> int:
         extract_shots(extractor, source, plans["shot"], frames_per_batch=args.frames_per_batch)
         print(f"crop + extractor (shot)        {rate(count, time.perf_counter() - start)}")
 
-        prepare_module._extractor = extractor
-        job = ("talking", str(path), str(Path(folder) / "data"), shot, None, 0.0, args.frames_per_batch)
+        prepare_extract._extractor = extractor  # what a prepare worker loads
+        job = ("talking", str(path), str(Path(folder) / "data"), shot, None, 0.0, args.frames_per_batch,
+               prepare_module.DEFAULT_SPLIT_FACELESS)
         start = time.perf_counter()
         record = prepare_module.prepare_video(job)
         seconds = time.perf_counter() - start

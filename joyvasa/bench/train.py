@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     if not args.no_frozen:
         frozen = config.replace(audio_training="frozen")
         frozen_runs = {} if mode == "frozen" else {"ours (frozen)": _Run(frozen, copy.deepcopy(generator), device)}
-        cache = frozen.replace(feature_cache=True)
+        cache = frozen.replace(feature_cache=True, cache_truncated=True)
         frozen_runs[CACHED] = _Run(cache, copy.deepcopy(generator), device)
         frozen_runs[CACHED_LIVE_CUTS] = _Run(cache.replace(cache_truncated=False), copy.deepcopy(generator), device)
         cached = _cached_batch(copy.deepcopy(generator), frozen, batch)
@@ -241,15 +241,15 @@ def _cached_batch(generator, config, batch, seed: int = 0) -> dict:
     from joyvasa.training.feature_cache import window_cuts
     from joyvasa.training.objective import silence_after
 
-    n = config.n_motions
+    n, device = config.n_motions, batch["audio"].device
     windows = batch["audio"].view(-1, batch["audio"].shape[1] // 2)
-    cuts = window_cuts(seed, 0, windows.shape[0], n)
-    encoder = generator.audio_encoder.eval()
+    cuts = window_cuts(seed, 0, windows.shape[0], n).to(device)
+    encoder = generator.audio_encoder.to(device).eval()  # the features are made where the steps run
     with torch.no_grad():
         whole, cut = (audio_hidden_states(encoder, w, n, config.fps)[1] for w in (windows, silence_after(windows, cuts)))
     size = batch["audio"].shape[0]
     return dict(batch, features=whole.view(size, 2, *whole.shape[1:]),
-                truncated_features=cut.view(size, 2, *cut.shape[1:]), cuts=cuts.view(size, 2).to(windows.device))
+                truncated_features=cut.view(size, 2, *cut.shape[1:]), cuts=cuts.view(size, 2))
 
 
 def _print_table(results: dict, batch_size: int) -> None:

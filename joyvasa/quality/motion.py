@@ -58,7 +58,9 @@ def lagged_correlation(follower: torch.Tensor, leader: torch.Tensor, lag: int) -
 
 
 def lip_sync(motion: Motion, audio_16k: torch.Tensor, max_lag: int = 10) -> dict:
-    """{'correlation': at lag 0, 'best_lag': frames (positive = lips late), 'best_correlation'}."""
+    """{'correlation': at lag 0, 'best_lag': frames (positive = lips late), 'best_correlation',
+    'peak_lag': best_lag when the correlation peaks inside the lags searched, else None (the
+    best lag is then only the search bound, or every lag ties)}."""
     if len(motion) < 2 * max_lag + 3:
         raise ValueError(f"lip_sync needs more than {2 * max_lag + 2} frames to search lags of +-{max_lag}; "
                          f"the motion has {len(motion)}. Lower max_lag.")
@@ -66,7 +68,9 @@ def lip_sync(motion: Motion, audio_16k: torch.Tensor, max_lag: int = 10) -> dict
     loudness = audio_loudness(audio_16k, len(motion), motion.fps)
     by_lag = {lag: lagged_correlation(opening, loudness, lag) for lag in range(-max_lag, max_lag + 1)}
     best = max(by_lag, key=lambda lag: (by_lag[lag], -abs(lag)))
-    return {"correlation": by_lag[0], "best_lag": best, "best_correlation": by_lag[best]}
+    inside = abs(best) < max_lag and by_lag[best] > min(by_lag[best - 1], by_lag[best + 1])
+    return {"correlation": by_lag[0], "best_lag": best, "best_correlation": by_lag[best],
+            "peak_lag": best if inside else None}
 
 
 def motion_rows(motion: Motion) -> torch.Tensor:

@@ -6,7 +6,8 @@ joyvasa.prepare`` (layout: joyvasa/data). Checkpoints go to
 RUN_DIR/checkpoints/step_NNNNNNN.pt in the released layout; a run started again
 with the same RUN_DIR resumes from its last checkpoint with the config it keeps
 (RUN_DIR/config.json). Several GPUs: ``torchrun --nproc_per_node N -m
-joyvasa.train ...`` (--batch-size is per GPU).
+joyvasa.train ...`` (--batch-size is per GPU). ``--stop-after 2h`` (or SIGTERM, as a
+preemptible cluster sends) saves and exits cleanly; the same command resumes.
 
 Every training setting has one flag (``python -m joyvasa.train --help``) and the
 same name in a ``--config`` JSON/TOML file; flags given on the command line win
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--audio-encoder", help="local transformers folder of HuBERT / wav2vec2 (config.json + weights)")
     files.add_argument("--config", help="JSON (or .toml) file of settings named as the flags below (lr, batch_size ...)")
     files.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    files.add_argument("--stop-after", help="end this session early with a clean checkpoint: after N steps of it "
+                                            "(500) or a time (90s, 45m, 2h); SIGTERM does the same. Run the same "
+                                            "command again to go on.")
     add_progress_flags(p)
     add_option_flags(p, TrainConfig, set())
     # Only the flags actually typed reach the namespace: they are checked against a resumed run's config.
@@ -66,7 +70,7 @@ def main(argv=None) -> int:
 
         progress = Progress.from_args(args)
         path = train(config, args.data, args.out, init=args.init, audio_encoder_dir=args.audio_encoder,
-                     device=args.device, progress=progress)
+                     device=args.device, progress=progress, stop_after=args.stop_after)
     except ValueError as err:  # bad inputs: one sentence naming the input and the fix
         print(f"error: {err}", file=sys.stderr)
         return 2

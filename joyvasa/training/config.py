@@ -37,7 +37,12 @@ MODEL_SIZES = {
 }
 UPSTREAM_LOADABLE_SIZES = ("released",)  # upstream hard-codes 8 layers, 8 heads, FFN 4 d
 MOTION_FEAT_DIM = 70
-AUDIO_TRAINING = ("frozen", "finetune")  # encoder CNN is frozen in both
+AUDIO_TRAINING = ("frozen", "finetune")
+LR_SCHEDULES = ("constant", "cosine")  # upstream's --scheduler None / WarmupThenDecay
+CLIP_WEIGHTINGS = ("clip", "frames", "dataset")  # joyvasa.training.dataset
+WARMUP_SHARE = 0.1  # a warm-up is at most this share of max_steps unless long_warmup
+# Settings added after runs were made: a stored config.json without them keeps the behaviour it was made with.
+LEGACY_VALUES = {"lr_schedule": "cosine", "clip_weighting": "frames", "cache_refresh_steps": 0}  # encoder CNN is frozen in both
 RELEASED_PE_VARIANT, FIXED_PE_VARIANT = PE_VARIANTS  # the released weights' bug / upstream's later fix
 CONFIG_FILENAME = "config.json"
 
@@ -83,28 +88,41 @@ class TrainConfig(_Checked):
     spec_augment: bool = train_setting(True, "While fine-tuning, mask time spans of the encoder's features "
                                        "with its trainable masked_spec_embed as its config says (upstream; "
                                        "chinese-hubert-base: p 0.05, spans of 10, at least 2).")
-    feature_cache: bool = train_setting(False, "Frozen encoder only: encode every clip's windows once and "
-                                        "reuse the features (crops then start on whole windows).")
-    cache_truncated: bool = train_setting(True, "With feature_cache: also encode each window once truncated, "
-                                          "at one cut drawn per window when the cache is built (a truncated "
-                                          "window then always has that cut, as crops start on whole windows); "
-                                          "off: truncated windows are encoded live at a new cut every step "
-                                          "(about 2.5x slower).")
+    clip_weighting: str = train_setting("clip", "Which clip a sample comes from. clip: every clip equally often, "
+                                        "a random window inside (upstream). frames: in proportion to its length. "
+                                        "dataset: every value of the manifest's dataset column equally often "
+                                        "(balancing sources, as the paper oversampled).", choices=CLIP_WEIGHTINGS)
+    feature_cache: bool = train_setting(False, "Frozen encoder only: encode the clips' windows once per refresh "
+                                        "and reuse the features (see cache_refresh_steps).")
+    cache_refresh_steps: int = train_setting(2000, "With feature_cache: every this many steps the windows are "
+                                             "cut again at a new random phase per clip (one encoder pass over "
+                                             "the data); 0 = never (crops then always start on the same "
+                                             "window boundaries).", min=0, max=10**8)
+    cache_truncated: bool = train_setting(False, "With feature_cache: also cache each window truncated at one "
+                                          "cut per window and refresh (fast; a window keeps its cut until the "
+                                          "next refresh); off: truncated windows are encoded live at a new "
+                                          "cut every step (upstream's spread of cuts, about 2.5x slower on a CPU).")
     # -- optimisation ---------------------------------------------------------------------
     batch_size: int = train_setting(16, "Samples per step and process (upstream 16).", min=1, max=4096)
     accumulate_steps: int = train_setting(1, "Batches whose gradients are summed before one update "
                                           "(effective batch = batch_size x this).", min=1, max=1024)
     lr: float = train_setting(1e-4, "Peak learning rate (upstream 1e-4).", min=0.0, max=1.0)
     weight_decay: float = train_setting(0.0, "AdamW weight decay (0 = upstream's Adam).", min=0.0, max=1.0)
-    warmup_steps: int = train_setting(2000, "Linear warm-up steps (capped at max_steps).", min=0, max=10**7)
-    max_steps: int = train_setting(50000, "Optimiser steps; the cosine decay ends here (paper: 20 000).",
+    lr_schedule: str = train_setting("constant", "constant: lr after the warm-up (upstream's default, --scheduler "
+                                     "None). cosine: down to min_lr_ratio x lr at max_steps (upstream's "
+                                     "WarmupThenDecay).", choices=LR_SCHEDULES)
+    warmup_steps: int = train_setting(0, "Linear warm-up steps (upstream: none), at most 10 % of max_steps "
+                                      "unless long_warmup.", min=0, max=10**7)
+    long_warmup: bool = train_setting(False, "Let warmup_steps exceed 10 % of max_steps.")
+    max_steps: int = train_setting(50000, "Optimiser steps; a cosine decay ends here (paper: 20 000).",
                                    min=1, max=10**8)
-    min_lr_ratio: float = train_setting(0.02, "Learning rate at max_steps, relative to lr.", min=0.0, max=1.0)
+    min_lr_ratio: float = train_setting(0.02, "lr_schedule cosine: the learning rate at max_steps, relative "
+                                        "to lr.", min=0.0, max=1.0)
     grad_clip: float = train_setting(2.0, "Gradient-norm clipping (upstream 2.0).", min=0.0, max=1e6)
     ema_decay: float = train_setting(0.0, "EMA of the weights (e.g. 0.999; checkpoints then hold it); 0 = off.",
                                      min=0.0, max=0.99999)
-    bf16: bool = train_setting(True, "bf16 autocast on GPUs and on CPUs with native bf16 (AVX512-BF16 / AMX); "
-                               "fp32 elsewhere.")
+    bf16: bool = train_setting(True, "bf16 autocast where bf16 is native: GPUs of compute capability 8.0+ and "
+                               "CPUs with AVX512-BF16 / AMX; fp32 elsewhere.")
     compile: bool = train_setting(False, "torch.compile the denoiser (meant for GPUs; on a 2-core CPU "
                                   "it was slower, see the training README).")
     seed: int = train_setting(0, "Seeds everything: initial weights, data order, dropout, masks.",
@@ -138,6 +156,13 @@ class TrainConfig(_Checked):
             raise OptionError(f"Need n_motions > n_prev_motions, got {self.n_motions} and {self.n_prev_motions}.")
         if self.feature_cache and self.audio_training != "frozen":
             raise OptionError("feature_cache needs audio_training frozen (fine-tuned features change every step).")
+
+    @property
+    def warmup(self) -> int:
+        """The warm-up steps used: warmup_steps, at most 10 % of max_steps unless long_warmup."""
+        if self.long_warmup:
+            return min(self.warmup_steps, self.max_steps)
+        return min(self.warmup_steps, int(WARMUP_SHARE * self.max_steps))
 
     @property
     def model_size(self) -> dict:
@@ -184,7 +209,7 @@ class TrainConfig(_Checked):
 def stored_config(run_dir) -> TrainConfig | None:
     """The config a run folder keeps, or None for a new folder."""
     path = Path(run_dir) / CONFIG_FILENAME
-    return TrainConfig.from_values(TrainConfig.read_file(path)) if path.is_file() else None
+    return TrainConfig.from_values({**LEGACY_VALUES, **TrainConfig.read_file(path)}) if path.is_file() else None
 
 
 def merge_for_resume(stored: TrainConfig, given: dict, source: str) -> TrainConfig:

@@ -14,6 +14,12 @@ from its own random stream, seeded by (seed, rank, k). So a batch does not depen
 which process makes it: with DataLoader workers or without, and after a resume (the
 batch index follows from the step), the batches are the same.
 
+Which clip a sample comes from (``clip_weighting``): ``clip`` (upstream's: its dataset has
+one item per clip and draws a random window inside, so every clip is drawn equally often
+whatever its length), ``frames`` (in proportion to the clip's frames: every frame equally
+likely), ``dataset`` (every value of the manifest's ``dataset`` column equally often, then a
+clip of it equally often: balancing sources as the paper's oversampling did).
+
 Short clips (upstream repeated them by concatenation, which teaches a jump at
 the seam and audio that does not match): a clip with n_motions < N < 2 n_motions
 frames is used as it is, zero-padded at the end, and ``valid_frames`` tells the
@@ -24,7 +30,9 @@ give clip 1 a frame, and is left out (with a warning that counts them).
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +41,37 @@ import torch.nn.functional as F
 from joyvasa.data import CLIP_FPS, CLIP_SAMPLE_RATE, ClipFile, clip_path
 from joyvasa.motion import MotionTemplate
 
+from .config import CLIP_WEIGHTINGS
+
 SAMPLES_PER_FRAME = CLIP_SAMPLE_RATE // CLIP_FPS  # 640
+MANIFEST_NAME = "manifest.jsonl"  # written by joyvasa.prepare: one row per clip (clip_id, dataset, ...)
+
+
+def clip_datasets(data_dir, clip_ids) -> dict[str, str]:
+    """{clip_id: its manifest ``dataset`` value ('' when it has none)}."""
+    path = Path(data_dir) / MANIFEST_NAME
+    rows = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows[row.get("clip_id")] = str(row.get("dataset") or "")
+    return {clip_id: rows.get(clip_id, "") for clip_id in clip_ids}
+
+
+def clip_weights(frames: list[int], weighting: str, datasets: list[str] | None = None) -> torch.Tensor:
+    """The probability of drawing each clip under ``weighting`` (see the module notes), float64."""
+    if weighting == "clip":
+        weights = torch.ones(len(frames), dtype=torch.float64)
+    elif weighting == "frames":
+        weights = torch.tensor([float(f) for f in frames], dtype=torch.float64)
+    elif weighting == "dataset":
+        datasets = datasets or [""] * len(frames)
+        sizes = {name: datasets.count(name) for name in set(datasets)}
+        weights = torch.tensor([1.0 / (len(sizes) * sizes[name]) for name in datasets], dtype=torch.float64)
+    else:
+        raise ValueError(f"clip_weighting must be one of {', '.join(CLIP_WEIGHTINGS)}, not {weighting!r}.")
+    return weights / weights.sum()
 
 
 def sample_generator(seed: int, rank: int, index: int) -> torch.Generator:
@@ -45,27 +83,35 @@ def sample_generator(seed: int, rank: int, index: int) -> torch.Generator:
 class ClipSampler:
     """The clips of one split, indexed (not loaded), and random crops of them."""
 
-    def __init__(self, data_dir, clip_ids, template: MotionTemplate, n_motions: int, motion_feat_dim: int = 70):
+    def __init__(self, data_dir, clip_ids, template: MotionTemplate, n_motions: int, motion_feat_dim: int = 70,
+                 clip_weighting: str = "clip"):
         self.n_motions = n_motions
         self.template = template
         self.motion_feat_dim = motion_feat_dim
         self.clips: list[ClipFile] = []  # path and frame count of each usable clip
-        too_short = []
+        too_short, used_ids = [], []
         for clip_id in clip_ids:
             clip = ClipFile(clip_path(data_dir, clip_id))  # header only; a broken file is named here
             if clip.frames <= n_motions:
                 too_short.append(clip_id)
                 continue
             self.clips.append(clip)
+            used_ids.append(clip_id)
         if too_short:
             warnings.warn(f"{len(too_short)} clip(s) have at most {n_motions} frames and are not used "
                           f"(e.g. {', '.join(too_short[:3])}).", stacklevel=2)
         if not self.clips:
             raise ValueError(f"No usable clip in {data_dir}: every clip needs more than {n_motions} frames "
                              f"({n_motions / CLIP_FPS:.1f} s at {CLIP_FPS} fps).")
-        # Draw clips in proportion to their length, so every frame is equally likely.
-        self.cumulative_frames = torch.cumsum(torch.tensor([float(c.frames) for c in self.clips],
-                                                           dtype=torch.float64), 0)
+        datasets = None
+        if clip_weighting == "dataset":
+            named = clip_datasets(data_dir, used_ids)
+            if not any(named.values()):
+                raise ValueError(f"clip_weighting 'dataset' needs the dataset of each clip: {data_dir}/{MANIFEST_NAME} "
+                                 "names none; give prepare a --sidecar CSV with a 'dataset' column, or choose clip.")
+            datasets = [named[i] for i in used_ids]
+        self.clip_weighting = clip_weighting
+        self.cumulative = torch.cumsum(clip_weights([c.frames for c in self.clips], clip_weighting, datasets), 0)
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -85,12 +131,14 @@ class ClipSampler:
         audio = F.pad(audio, (0, span * SAMPLES_PER_FRAME - audio.numel()))
         return {"motion": motion, "audio": audio, "valid_frames": valid}
 
+    def pick_clip(self, generator: torch.Generator) -> int:
+        """A clip index drawn by ``clip_weighting``."""
+        point = torch.rand((), generator=generator, dtype=torch.float64) * float(self.cumulative[-1])
+        return int(torch.searchsorted(self.cumulative, point, right=True).clamp(max=len(self) - 1))
+
     def draw(self, generator: torch.Generator) -> dict:
-        """One random crop: a clip with probability proportional to its frames, then a start."""
-        total = float(self.cumulative_frames[-1])
-        point = torch.rand((), generator=generator, dtype=torch.float64) * total
-        index = int(torch.searchsorted(self.cumulative_frames, point, right=True).clamp(max=len(self) - 1))
-        return self.crop(index, None, generator)
+        """One random crop: a clip by ``clip_weighting``, then a uniform start inside it."""
+        return self.crop(self.pick_clip(generator), None, generator)
 
     def sample(self, seed: int, rank: int, index: int) -> dict:
         """Sample ``index`` of the run: the same whichever process draws it."""
@@ -131,7 +179,10 @@ def training_batches(sampler: ClipSampler, batch_size: int, seed: int, rank: int
         return (sampler.batch(i, batch_size, seed, rank) for i in range(first, stop))
     return iter(torch.utils.data.DataLoader(
         TrainingBatches(sampler, batch_size, seed, rank), batch_size=None, sampler=range(first, stop),
-        num_workers=workers, pin_memory=pin_memory, prefetch_factor=2, persistent_workers=False))
+        num_workers=workers, pin_memory=pin_memory, prefetch_factor=2, persistent_workers=False,
+        # its own generator for the workers' base seed: starting the workers draws nothing from the
+        # training process's global stream, so a run with workers equals one without
+        generator=torch.Generator().manual_seed(int(seed) * 7919 + int(rank))))
 
 
 def _stack(items: list[dict]) -> dict[str, torch.Tensor]:

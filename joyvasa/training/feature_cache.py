@@ -1,30 +1,31 @@
-"""Frozen-encoder feature cache (``feature_cache``): each clip's windows encoded once.
+"""Frozen-encoder feature cache (``feature_cache``): the clips' windows encoded once per refresh.
 
 With ``audio_training frozen`` the encoder's features of a window never change, so the
-cache encodes every whole window of every training clip once (windows start at multiples
-of n_motions; a training crop then starts on a window boundary too) and the objective
-reuses them. Clip 0's full-audio features for clip 1's conditions come from the cache as
-well.
+cache encodes every window of every training clip once and the objective reuses them.
+A clip's windows start at a random *phase* p (drawn per clip from the run's seed, in
+[0, n_motions) and so that one whole crop still fits): windows cover frames p, p + n, ...;
+a training crop starts on one of them and takes two (clip 0's full-audio features for clip
+1's conditions come from the cache as well). Every ``cache_refresh_steps`` the phases are
+drawn again and the cache is encoded again (one encoder pass over the training audio), so
+over a run the crops start anywhere, as upstream's do; between refreshes a clip's crops
+start on its n-frame grid. 0 = never refresh (one phase per clip for the whole run).
 
 A *truncated* window has its audio past the cut silenced, as upstream, and HuBERT (global
 attention, the CNN's group norm over the window) then gives other features for every
-frame, so those cannot be cut out of the whole window's. With ``cache_truncated`` (the
-default) the cache also encodes each window once truncated, at one cut drawn per window
-(uniform in [3, n_motions), from the run's seed) when the cache is built; when the
-objective truncates that window it uses that cut and those features. The truncation
-probabilities and the spread of cuts over the dataset are upstream's; what is coarser is
-that a window is always cut at the same frame, as a crop always starts on a window. No
-encoder pass is left in a step. Without it, truncated windows whose audio condition is
-kept (about 3 in 10) are encoded live at a new cut every step (see the training README's
-"Speed of one step").
+frame, so those cannot be cut out of the whole window's. By default (``cache_truncated``
+off) truncated windows whose audio condition is kept (about 3 in 10) are encoded live at a
+new cut every step, upstream's spread of cuts. With ``cache_truncated`` the cache also
+encodes each window once truncated, at one cut per window drawn at each refresh (uniform in
+[3, n_motions)); when the objective truncates that window it uses that cut and those
+features, and no encoder pass is left in a step (see the training README's table).
 
 Storage: n_motions x hidden float32 per window, about 270 MB per hour of audio at hidden
 768; twice that with ``cache_truncated``. The trainer keeps it in ``RUN_DIR/feature_cache``
 (``whole.npy``, ``cut.npy`` and ``cache.json``), memory-mapped: the page cache holds one
-copy for every rank and DataLoader worker, each of the ranks encodes every world-th clip
-once, and a resumed run whose clips, encoder, window size, seed and truncation are the
-same reuses it instead of encoding again. Without a folder (tests, benchmarks) the
-arrays are in memory.
+copy for every rank and DataLoader worker, each of the ranks encodes every world-th clip,
+and a resumed run whose clips, encoder, window size, seed, refresh and truncation are the
+same reuses it instead of encoding again. Without a folder (tests, benchmarks) the arrays
+are in memory.
 """
 
 from __future__ import annotations
@@ -43,47 +44,77 @@ from .dataset import SAMPLES_PER_FRAME, ClipSampler, sample_generator
 from .objective import MIN_TRUNCATED_FRAMES, silence_after
 
 MANIFEST = "cache.json"  # written last: the arrays beside it are whole
-FORMAT = 1
+FORMAT = 2
 
 
 class FeatureCache:
-    """The sampler's batches (same random streams, see :mod:`.dataset`) with ``features``
-    (B, 2, n, hidden) added: the cached features of the two windows the crop covers; with
-    ``truncated``, also ``truncated_features`` (B, 2, n, hidden) and their ``cuts`` (B, 2).
+    """The sampler's batches (same random streams and clip weighting, see :mod:`.dataset`)
+    with ``features`` (B, 2, n, hidden) added: the cached features of the two windows the crop
+    covers; with ``truncated``, also ``truncated_features`` (B, 2, n, hidden) and their
+    ``cuts`` (B, 2).
 
-    ``directory``: keep the arrays there, memory-mapped and shared (see the module notes);
-    ``rank`` / ``world`` / ``barrier``: the process group's, so each rank encodes its share."""
+    ``refresh_batches``: batches between refreshes (0 = never); batch ``i`` is drawn from the
+    cache of refresh ``i // refresh_batches``, which :meth:`refresh` makes (the trainer calls it
+    before each stretch of batches; :meth:`batch` does when needed). ``directory``: keep the
+    arrays there, memory-mapped and shared (see the module notes); ``rank`` / ``world`` /
+    ``barrier``: the process group's, so each rank encodes its share."""
 
     def __init__(self, sampler: ClipSampler, encoder, n_motions: int, fps: int, device, chunk: int = 8,
                  truncated: bool = False, seed: int = 0, directory=None, rank: int = 0, world: int = 1,
-                 barrier=None):
-        self.sampler, self.n = sampler, n_motions
-        counts = [-(-clip.frames // n_motions) for clip in sampler.clips]  # the last window zero-padded
+                 barrier=None, refresh_batches: int = 0):
+        self.sampler, self.encoder, self.n, self.fps, self.device, self.chunk = (
+            sampler, encoder, n_motions, fps, device, chunk)
+        self.with_truncated, self.seed, self.refresh_batches = truncated, seed, refresh_batches
+        self.directory = None if directory is None else Path(directory)
+        self.rank, self.world, self.barrier = rank, world, barrier or (lambda: None)
+        self.fingerprint = encoder_fingerprint(encoder) if directory is not None else None
+        self.epoch = None
+        self.refresh(0)
+
+    def __getstate__(self) -> dict:
+        """A DataLoader worker's copy: the arrays without the encoder (the training process
+        refreshes the cache before it starts the workers of each stretch)."""
+        return {**self.__dict__, "encoder": None, "barrier": None}
+
+    def epoch_of(self, batch_index: int) -> int:
+        return batch_index // self.refresh_batches if self.refresh_batches else 0
+
+    def refresh(self, epoch: int) -> None:
+        """Cut every clip at refresh ``epoch``'s phases (and cuts) and encode it (nothing to do
+        when it is the current one)."""
+        if epoch == self.epoch:
+            return
+        if self.encoder is None:
+            raise RuntimeError(f"A DataLoader worker's feature cache holds refresh {self.epoch}, not {epoch}: the "
+                               "training process must refresh it before starting the workers.")
+        n, clips = self.n, self.sampler.clips
+        self.phases = [window_phase(self.seed, epoch, index, clip.frames, n) for index, clip in enumerate(clips)]
+        counts = [-(-(clip.frames - phase) // n) for clip, phase in zip(clips, self.phases)]  # last one zero-padded
         starts = list(itertools.accumulate(counts, initial=0))
-        kinds = ("whole", "cut") if truncated else ("whole",)
-        shape = (starts[-1], n_motions, encoder.config.hidden_size)
-        cuts = ([window_cuts(seed, index, count, n_motions) for index, count in enumerate(counts)]
-                if truncated else None)
-        build = _Build(sampler, encoder, n_motions, fps, device, chunk, starts, cuts)
-        if directory is None:
+        kinds = ("whole", "cut") if self.with_truncated else ("whole",)
+        shape = (starts[-1], n, self.encoder.config.hidden_size)
+        cuts = ([window_cuts(self.seed, index, count, n, epoch) for index, count in enumerate(counts)]
+                if self.with_truncated else None)
+        self.features = self.truncated = None  # the last refresh's maps are let go first
+        build = _Build(self.sampler, self.encoder, n, self.fps, self.device, self.chunk, starts, cuts, self.phases)
+        if self.directory is None:
             arrays = build.in_memory(kinds, shape)
         else:
-            identity = {"format": FORMAT, "n_motions": n_motions, "hidden": shape[2], "truncated": truncated,
-                        "seed": seed, "clips": [[Path(c.path).name, c.frames] for c in sampler.clips],
-                        "encoder": encoder_fingerprint(encoder)}
-            arrays = build.on_disk(Path(directory), identity, kinds, shape, rank, world, barrier or (lambda: None))
+            identity = {"format": FORMAT, "n_motions": n, "hidden": shape[2], "truncated": self.with_truncated,
+                        "seed": self.seed, "epoch": epoch, "clips": [[Path(c.path).name, c.frames] for c in clips],
+                        "encoder": self.fingerprint}
+            arrays = build.on_disk(self.directory, identity, kinds, shape, self.rank, self.world, self.barrier)
         spans = list(zip(starts, starts[1:]))
         self.features = [arrays["whole"][a:b] for a, b in spans]  # per clip: (n_windows, n, hidden), CPU
-        self.truncated = [arrays["cut"][a:b] for a, b in spans] if truncated else []  # the same, cut at ...
+        self.truncated = [arrays["cut"][a:b] for a, b in spans] if self.with_truncated else []  # cut at ...
         self.cuts = cuts or []  # ... one frame per window
-        # A crop starts at window k and takes windows k, k + 1: every window but the last can start one.
-        self.weights = torch.tensor([float(max(1, count - 1)) for count in counts])
+        self.epoch = epoch
 
     def draw(self, generator: torch.Generator) -> dict:
-        index = int(torch.multinomial(self.weights, 1, generator=generator))
+        index = self.sampler.pick_clip(generator)
         cached = self.features[index]
         window = int(torch.randint(0, max(1, cached.shape[0] - 1), (1,), generator=generator))
-        item = self.sampler.crop(index, window * self.n, None)
+        item = self.sampler.crop(index, self.phases[index] + window * self.n, None)
         item["features"] = _pair(cached, window)
         if self.truncated:
             item["truncated_features"] = _pair(self.truncated[index], window)
@@ -92,7 +123,8 @@ class FeatureCache:
         return item
 
     def batch(self, batch_index: int, batch_size: int, seed: int, rank: int = 0) -> dict[str, torch.Tensor]:
-        """Batch ``batch_index`` of the run (as :meth:`ClipSampler.batch`), starting on window boundaries."""
+        """Batch ``batch_index`` of the run (as :meth:`ClipSampler.batch`), starting on its refresh's windows."""
+        self.refresh(self.epoch_of(batch_index))
         first = batch_index * batch_size
         return _stack([self.draw(sample_generator(seed, rank, first + j)) for j in range(batch_size)])
 
@@ -101,11 +133,23 @@ class FeatureCache:
         return _stack([self.draw(generator) for _ in range(batch_size)])
 
 
-def window_cuts(seed: int, clip_index: int, count: int, n_motions: int) -> torch.Tensor:
-    """Clip ``clip_index``'s cut per window, uniform in [MIN_TRUNCATED_FRAMES, n_motions), from
-    the run's seed (whichever rank encodes the clip draws the same)."""
-    draws = torch.Generator().manual_seed(seed * 1_000_003 + clip_index)
-    return torch.randint(MIN_TRUNCATED_FRAMES, n_motions, (count,), generator=draws)
+def _draws(seed: int, epoch: int, clip_index: int, what: int) -> torch.Generator:
+    state = np.random.SeedSequence([int(seed), int(epoch), int(clip_index), what]).generate_state(2, np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def window_phase(seed: int, epoch: int, clip_index: int, frames: int, n_motions: int) -> int:
+    """The first frame of clip ``clip_index``'s windows at refresh ``epoch``: uniform in
+    [0, n_motions), and where a crop of 2 n_motions frames still fits from it (0 for a clip
+    shorter than that); the same on every rank."""
+    choices = max(1, min(n_motions, frames - 2 * n_motions + 1))
+    return int(torch.randint(0, choices, (1,), generator=_draws(seed, epoch, clip_index, 0)))
+
+
+def window_cuts(seed: int, clip_index: int, count: int, n_motions: int, epoch: int = 0) -> torch.Tensor:
+    """Clip ``clip_index``'s cut per window at refresh ``epoch``, uniform in
+    [MIN_TRUNCATED_FRAMES, n_motions), from the run's seed (whichever rank encodes the clip draws the same)."""
+    return torch.randint(MIN_TRUNCATED_FRAMES, n_motions, (count,), generator=_draws(seed, epoch, clip_index, 1))
 
 
 def encoder_fingerprint(encoder) -> str:
@@ -120,10 +164,10 @@ def encoder_fingerprint(encoder) -> str:
 class _Build:
     """Encodes the clips' windows (and, with ``cuts``, each window cut at its cut) into arrays."""
 
-    def __init__(self, sampler, encoder, n_motions, fps, device, chunk, starts, cuts):
+    def __init__(self, sampler, encoder, n_motions, fps, device, chunk, starts, cuts, phases):
         self.sampler, self.encoder, self.n, self.fps, self.device, self.chunk = (
             sampler, encoder, n_motions, fps, device, chunk)
-        self.starts, self.cuts = starts, cuts
+        self.starts, self.cuts, self.phases = starts, cuts, phases
 
     def in_memory(self, kinds, shape) -> dict[str, torch.Tensor]:
         arrays = {kind: torch.empty(shape) for kind in kinds}
@@ -142,6 +186,7 @@ class _Build:
             directory.mkdir(parents=True, exist_ok=True)
             (directory / MANIFEST).unlink(missing_ok=True)
             for kind in kinds:  # the files, full size; every rank then writes its clips' rows
+                (directory / f"{kind}.npy").unlink(missing_ok=True)  # a map of the last refresh keeps its own
                 np.lib.format.open_memmap(directory / f"{kind}.npy", mode="w+", dtype=np.float32, shape=shape)
         barrier()
         maps = {kind: np.load(directory / f"{kind}.npy", mmap_mode="r+") for kind in kinds}
@@ -162,7 +207,7 @@ class _Build:
         self.encoder.eval()
         for index in clip_indices:  # one clip read at a time
             first, stop = self.starts[index], self.starts[index + 1]
-            audio = self.sampler.clips[index].audio()
+            audio = self.sampler.clips[index].audio(self.phases[index] * spf)
             windows = torch.nn.functional.pad(audio, (0, (stop - first) * n * spf - audio.numel())).view(-1, n * spf)
             arrays["whole"][first:stop] = self._features(windows)
             if self.cuts is not None:

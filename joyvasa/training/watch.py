@@ -10,6 +10,7 @@ what :mod:`joyvasa.quality` measures without a renderer:
 * ``lip_corr_data``: the same measure on the clips' own (extracted) motion, the level
   to compare ``lip_corr`` with;
 * ``lip_lag``: the lag in frames where that correlation peaks (+ = lips late; 0 is right);
+  ``none`` when it has no peak inside the lags searched (the mean over the clips that have one);
 * ``seam_jump``: frame-to-frame change across window seams / elsewhere (1 = invisible).
 
 With ``preview`` on it also writes ``RUN_DIR/previews/step_NNNNNNN.mp4``: the first clip's
@@ -37,6 +38,8 @@ from joyvasa.motion import MotionGenerator, MotionTemplate, generate_motion
 from joyvasa.motion.motion import Motion
 from joyvasa.options import SampleOptions
 from joyvasa.quality import lip_sync, seam_jump_ratio
+
+from .randomness import forked_rng
 
 QUALITY_COLUMNS = ["lip_corr", "lip_lag", "seam_jump", "lip_corr_data"]
 PREVIEW_DIRNAME = "previews"
@@ -118,7 +121,8 @@ def quality_pass(generator: MotionGenerator, template: MotionTemplate, clips, *,
     Leaves torch's global random state and the generator's train/eval modes as they were."""
     modes = [module.training for module in generator.modules()]
     results = []
-    with torch.random.fork_rng(devices=[]):
+    device = next(generator.parameters()).device
+    with forked_rng(device):  # the CPU's and the device's streams, as the sampling seeds both
         generator.eval()
         try:
             for k, clip in enumerate(clips):
@@ -132,7 +136,7 @@ def quality_pass(generator: MotionGenerator, template: MotionTemplate, clips, *,
                 sync = lip_sync(motion, audio, max_lag=max_lag) if max_lag >= 1 else None
                 results.append({
                     "lip_corr": sync["correlation"] if sync else math.nan,
-                    "lip_lag": float(sync["best_lag"]) if sync else math.nan,
+                    "lip_lag": float(sync["peak_lag"]) if sync and sync["peak_lag"] is not None else math.nan,
                     "seam_jump": seam_jump_ratio(motion, n_motions),
                     "lip_corr_data": lip_sync(clip.motion(0, frames), audio, max_lag=max_lag)["correlation"]
                     if sync else math.nan,

@@ -99,8 +99,9 @@ class DubPlan:
 
 def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, model_folders=None) -> DubPlan:
     """Track the face over the first ``output_frames`` frames of ``source`` (one reading of the
-    video, no frames kept; the crop's searches also say where a face is). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`; the
-    window always follows the face here (crop tracked)."""
+    video, no frames kept; the crop's searches also say where a face is). ``crop``: :class:`joyvasa.video.crop_options.VideoCropOptions`
+    (default: the photo's window, as each frame is rendered as a source photo); the window always
+    follows the face here (crop tracked)."""
     from joyvasa.video.crop_options import VideoCropOptions
     from joyvasa.video.motion import refuse_faceless, plan_crop
 
@@ -108,7 +109,7 @@ def plan_dub(source: FrameSource, output_frames: int, mode: str, crop=None, mode
         raise ValueError("The motion has no frames, so there is nothing to dub (is the audio empty?).")
     if mode not in LOOP_MODES:
         raise ValueError(f"short_video must be one of {', '.join(LOOP_MODES)}, not {mode!r}.")
-    crop = (crop or VideoCropOptions()).replace(crop="tracked", min_face_fraction=NO_FACE_FLOOR)
+    crop = (crop or VideoCropOptions.photo_crop()).replace(crop="tracked", min_face_fraction=NO_FACE_FLOOR)
     used = FirstFrames(source, output_frames)
     crop_plan = plan_crop(used, crop, model_folders=model_folders)
     if all(shot.problem for shot in crop_plan.shots):

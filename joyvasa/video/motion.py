@@ -4,9 +4,8 @@ units the motion template decodes to). The settings are :class:`VideoCropOptions
 
 Two passes over a :class:`joyvasa.video.reading.FrameSource` (so long videos stream):
 
-1. Planning (:func:`plan_crop`). Hard cuts split the video into shots: a cut is where the
-   mean absolute difference of two consecutive frames' 32x32 grey thumbnails exceeds
-   ``cut_threshold``. In each shot the detector runs on every ``detect_every``-th frame
+1. Planning (:func:`plan_crop`). Hard cuts split the video into shots (:mod:`joyvasa.video.cuts`:
+   a jump of the frames' thumbnail difference that the frames around it do not share). In each shot the detector runs on every ``detect_every``-th frame
    (and the shot's last); the first face is the largest, later ones the face nearest the
    previous one. Each detection gives LivePortrait's crop window
    (:func:`joyvasa.face.rect_for_face`, the rule ``crop_source`` uses). Then per shot, by
@@ -43,10 +42,10 @@ from joyvasa.face import FaceCropError, FaceRect, detect_faces, rect_for_face, r
 from joyvasa.face.align import similarity_from_rect
 from joyvasa.motion.motion import MOTION_KEYS, Motion
 from joyvasa.video.crop_options import VideoCropOptions
+from joyvasa.video.cuts import CutDetector
 from joyvasa.video.reading import MOTION_FPS, FrameSource, TensorFrames, VideoFileFrames, VideoInputError
 
 CROP_DSIZE = 512  # the inference crop's size before the 256 resize
-THUMBNAIL_SIDE = 32  # the grey thumbnails compared to find cuts
 WHOLE_SQUARE_FRACTION = 0.75  # a square frame whose face window is at least this wide is used whole
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames in all)
 
@@ -129,23 +128,22 @@ def _whole_frame_matrix(height: int, width: int) -> np.ndarray:
     return np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]], np.float32)
 
 
-def _thumbnail(frame: torch.Tensor) -> torch.Tensor:
-    grey = frame.mean(dim=-1)[None, None]  # (1, 1, H, W)
-    return torch.nn.functional.adaptive_avg_pool2d(grey, THUMBNAIL_SIDE)[0, 0]
-
-
 def _crop_params(options: VideoCropOptions) -> dict:
     return dict(crop_scale=float(options.crop_scale), vx_ratio=float(options.vx_ratio), vy_ratio=float(options.vy_ratio))
 
 
-def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, model_folders=None) -> CropPlan:
-    """Find the shots of ``source`` and the crop window of each of its frames (see the module notes)."""
+def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, model_folders=None,
+              split_faceless: float = 0.0) -> CropPlan:
+    """Find the shots of ``source`` and the crop window of each of its frames (see the module notes).
+    ``split_faceless`` > 0 (seconds): a shot is split where no face is found for longer than this,
+    and the faceless stretch becomes a shot of its own marked unusable (training data: those
+    frames are not extracted)."""
     detector = str(options.detector).lower()
     fixed = options.crop == "none" or detector in ("none", "bbox")
     if detector == "bbox" and face_box is None:
         raise FaceCropError("detector 'bbox': it needs a face box (x0, y0, x1, y1); give one, or choose a detector.")
     searches: list[_ShotSearch] = []
-    previous_thumb, pending, count, size = None, None, 0, None
+    pending, count, size = None, 0, None
 
     def search(index, frame):
         shot = searches[-1]
@@ -157,15 +155,14 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
             side = float(max(face.box[2] - face.box[0], face.box[3] - face.box[1]))
             shot.hits.append((index, _window_params(rect_for_face(face, **_crop_params(options))), side))
 
-    for index, frame in enumerate(source):
+    def take(index, frame, starts_a_shot):
+        nonlocal pending, count, size
         size = tuple(frame.shape[:2])
-        thumb = _thumbnail(frame)
-        if previous_thumb is None or float((thumb - previous_thumb).abs().mean()) > options.cut_threshold:
+        if starts_a_shot:
             if pending is not None:
                 search(*pending)  # the last frame of the shot that ends here
             searches.append(_ShotSearch(start=index))
             pending = None
-        previous_thumb = thumb
         if fixed:
             pass
         elif (index - searches[-1].start) % options.detect_every == 0:
@@ -174,6 +171,13 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
         else:
             pending = (index, frame)
         count = index + 1
+
+    cuts = CutDetector(options.cut_threshold)  # decides each frame one frame late
+    for index, frame in enumerate(source):
+        for decided in cuts.push(index, frame):
+            take(*decided)
+    for decided in cuts.flush():
+        take(*decided)
     if count == 0:
         raise VideoInputError(f"{source.name}: holds no frames.")
     if pending is not None:
@@ -199,9 +203,39 @@ def plan_crop(source: FrameSource, options: VideoCropOptions, *, face_box=None, 
                 matrices[start:stop] = _whole_frame_matrix(height, width)
                 shots.append(Shot(start, stop, "none", (0.0, 0.0, float(width), float(height))))
             continue
-        shots.append(_shot_windows(search_state, stop, options, (height, width), matrices, source))
+        for part, part_stop, faceless in _faceless_split(search_state, stop, face_found, split_faceless, source.fps):
+            if faceless:
+                matrices[part.start:part_stop] = _whole_frame_matrix(height, width)
+                shots.append(Shot(part.start, part_stop, options.crop, (0.0, 0.0, float(width), float(height)), 0.0,
+                                  0.0, f"no face for {(part_stop - part.start) / source.fps:.2f} s "
+                                       f"(longer than {split_faceless:g} s: split off, not used)"))
+            else:
+                shots.append(_shot_windows(part, part_stop, options, (height, width), matrices, source))
     return CropPlan(matrices=matrices, shots=shots, frame_size=(height, width), fps=source.fps,
                     face_found=face_found)
+
+
+def _faceless_split(state: _ShotSearch, stop: int, face_found: np.ndarray, max_seconds: float, fps: float):
+    """[(search of a part, its stop, faceless)] of one shot: split where ``face_found`` is False on
+    more than ``max_seconds`` of consecutive frames (the whole shot when 0 or no such stretch)."""
+    limit = max_seconds * fps
+    if max_seconds <= 0 or not state.searched_at:
+        return [(state, stop, False)]
+    found = face_found[state.start:stop]
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], found.astype(np.int8), [1]])))  # starts/ends of gaps
+    gaps = [(state.start + a, state.start + b) for a, b in zip(edges[::2], edges[1::2]) if b - a > limit]
+    if not gaps or (len(gaps) == 1 and gaps[0] == (state.start, stop)):
+        return [(state, stop, False)]
+    parts, at = [], state.start
+    for gap_start, gap_stop in gaps + [(stop, stop)]:
+        if gap_start > at:
+            parts.append((at, gap_start, False))
+        if gap_stop > gap_start:
+            parts.append((gap_start, gap_stop, True))
+        at = gap_stop
+    return [(_ShotSearch(start=a, hits=[h for h in state.hits if a <= h[0] < b],
+                         searched_at=[x for x in state.searched_at if a <= x[0] < b]), b, faceless)
+            for a, b, faceless in parts]
 
 
 def _shot_windows(state: _ShotSearch, stop: int, options, size, matrices, source) -> Shot:
