@@ -454,7 +454,8 @@ def test_a_checkpoint_written_by_train_runs_through_the_staged_template(comfy):
     write_synthetic_dataset(work / "data", n_train=4, n_val=1)
     config = TrainConfig(size="tiny", n_motions=25, n_prev_motions=5, batch_size=4, max_steps=10, warmup_steps=2,
                          audio_training="frozen", val_every=10, save_every=10, log_every=5, bf16=False)
-    checkpoint = train(config, work / "data", work / "run", audio_encoder=tiny_audio_encoder(), progress=False)
+    checkpoint = train(config, work / "data", work / "run", audio_encoder=tiny_audio_encoder(), progress=False,
+                       device="cpu")
     joyvasa_folder = motion_files.official_files()[0].parent / "trained_here"
     joyvasa_folder.mkdir(exist_ok=True)
     try:
