@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,14 +28,15 @@ def toy(tmp_path_factory):
     speech = (0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 4 * t) > 0)).astype(np.float32)
     soundfile.write(folder / "held_out.wav", speech, rate)
     torch.save(syncnet_recipe_state_dict(), folder / "syncnet_v2.model")
-    for name in ("released.pt", "trained.pt", "motion_template.pkl", "lp"):
+    for name in ("released.pt", "trained.pt", "motion_template.pkl", "trained_template.pkl", "lp"):
         (folder / name).touch()
     released = synthetic_motion_bundle()
-    # "trained": the same network decoded with another template, so its motion differs
+    # "trained": the same network decoded with its own data's template, so its motion differs
     wider = dataclasses.replace(neutral_motion_template(), std_exp=torch.full((63,), 0.03),
                                 min_yaw=torch.tensor([-20.0]), max_yaw=torch.tensor([20.0]))
     trained = MotionGeneratorBundle(generator=released.generator, template=wider)
-    return {"folder": folder, "bundles": {"released.pt": released, "trained.pt": trained}}
+    return {"folder": folder, "bundles": {("released.pt", "motion_template.pkl"): released,
+                                          ("trained.pt", "trained_template.pkl"): trained}}
 
 
 def test_two_checkpoints_make_one_table(toy, monkeypatch, capsys):
@@ -43,12 +45,12 @@ def test_two_checkpoints_make_one_table(toy, monkeypatch, capsys):
 
     folder = toy["folder"]
     monkeypatch.setattr(pipeline, "load_liveportrait", lambda *a, **k: tiny_renderer())
-    monkeypatch.setattr(pipeline, "load_motion_generator",
-                        lambda path, *a, **k: toy["bundles"][str(path).rsplit("/", 1)[-1]])
+    monkeypatch.setattr(pipeline, "load_motion_generator",  # each checkpoint must come with its own template
+                        lambda path, template, *a, **k: toy["bundles"][(Path(path).name, Path(template).name)])
     out = folder / "table"
     code = main(["--checkpoint", f"released={folder / 'released.pt'}", "--checkpoint", str(folder / "trained.pt"),
-                 "--template", str(folder / "motion_template.pkl"), "--liveportrait", str(folder / "lp"),
-                 "--syncnet", str(folder / "syncnet_v2.model"), "--audio", str(folder / "held_out.wav"),
+                 "--template", str(folder / "motion_template.pkl"), "--template", str(folder / "trained_template.pkl"),
+                 "--liveportrait", str(folder / "lp"), "--syncnet", str(folder / "syncnet_v2.model"), "--audio", str(folder / "held_out.wav"),
                  "--out", str(out), *TOY_FLAGS])
     assert code == 0, capsys.readouterr().err
     assert "evaluation.md" in capsys.readouterr().out
@@ -64,6 +66,7 @@ def test_two_checkpoints_make_one_table(toy, monkeypatch, capsys):
                     "render_s", "score_s"):
             assert row[key] != "" and np.isfinite(float(row[key])), (key, row)
         assert row["sampler"] == "ddim" and row["checkpoint"].endswith(".pt")
+    assert [Path(r["template"]).name for r in rows] == ["motion_template.pkl", "trained_template.pkl"]
     assert rows[0]["head_yaw"] != rows[1]["head_yaw"] or rows[0]["lip_r"] != rows[1]["lip_r"]
 
 
@@ -73,3 +76,6 @@ def test_missing_inputs_are_one_line(tmp_path, capsys):
     code = main(["--checkpoint", str(tmp_path / "nope.pt"), "--template", "t.pkl", "--liveportrait", "lp",
                  "--out", str(tmp_path)])
     assert code == 2 and "--checkpoint: " in capsys.readouterr().err
+    code = main(["--checkpoint", "a.pt", "--checkpoint", "b.pt", "--checkpoint", "c.pt", "--template", "t.pkl",
+                 "--template", "u.pkl", "--liveportrait", "lp", "--out", str(tmp_path)])
+    assert code == 2 and "one per --checkpoint (3), not 2" in capsys.readouterr().err

@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     files = parser.add_argument_group("files")
     files.add_argument("--checkpoint", action="append", required=True, metavar="[NAME=]PATH",
                        help="a motion generator .pt (repeat to compare several; NAME labels its rows)")
-    files.add_argument("--template", required=True, help="motion_template.pkl")
+    files.add_argument("--template", action="append", required=True,
+                       help="motion_template.pkl: one for every checkpoint, or one per --checkpoint in the same "
+                            "order (a trained checkpoint needs the template of its own data)")
     files.add_argument("--audio-encoder", default=None, help="HuBERT folder, for checkpoints without one")
     files.add_argument("--liveportrait", required=True, help="LivePortrait weights folder")
     files.add_argument("--syncnet", default="", help="syncnet_v2.model (from joonson/syncnet_python); without "
@@ -64,9 +66,19 @@ def _named(entry: str) -> tuple[str, str]:
     return (name, path) if sep and name and not Path(entry).exists() else (Path(entry).stem, entry)
 
 
+def templates_for(args) -> list[str]:
+    """One motion template per --checkpoint: the one given for all, or each in order."""
+    if len(args.template) == 1:
+        return args.template * len(args.checkpoint)
+    if len(args.template) != len(args.checkpoint):
+        raise ValueError(f"give one --template for every checkpoint or one per --checkpoint "
+                         f"({len(args.checkpoint)}), not {len(args.template)}.")
+    return args.template
+
+
 def _check_files(args) -> None:
     checkpoints = [path for _, path in map(_named, args.checkpoint)]
-    for label, paths in (("--checkpoint", checkpoints), ("--template", [args.template]),
+    for label, paths in (("--checkpoint", checkpoints), ("--template", templates_for(args)),
                          ("--portrait", args.portrait), ("--audio", args.audio),
                          ("--syncnet", [args.syncnet] if args.syncnet else [])):
         for path in paths:
@@ -121,8 +133,8 @@ def run(args):
             pipeline.write_video([frames], out / f"{safe}.mp4", motion.fps, audio=(clip.waveform, clip.sample_rate))
 
     rows = []
-    for name, path in map(_named, args.checkpoint):
-        bundle = pipeline.load_motion_generator(path, args.template, args.audio_encoder, device=args.device)
+    for (name, path), template in zip(map(_named, args.checkpoint), templates_for(args)):
+        bundle = pipeline.load_motion_generator(path, template, args.audio_encoder, device=args.device)
         variants = []
         for sampler in samplers:
             for cfg in cfgs:
@@ -130,7 +142,7 @@ def run(args):
                                        base.edit, base.render)
                 label = name + (f" {sampler}" if len(samplers) > 1 else "") + (f" cfg {cfg:g}" if len(cfgs) > 1 else "")
                 variants.append(Variant(label, bundle, options,
-                                        {"checkpoint": path, "sampler": sampler, "cfg_scale": cfg}))
+                                        {"checkpoint": path, "template": template, "sampler": sampler, "cfg_scale": cfg}))
         rows += evaluate(renderer, variants, clips, syncnet, SyncOptions.from_values(vars(args)),
                          log=lambda line: print(line, file=sys.stderr, flush=True), on_frames=keep_video)
         del bundle
