@@ -73,3 +73,24 @@ def test_a_run_made_before_these_settings_resumes_with_its_own_schedule_and_weig
     (tmp_path / "config.json").write_text(json.dumps(old))
     stored = stored_config(tmp_path)
     assert (stored.lr_schedule, stored.clip_weighting, stored.cache_refresh_steps) == ("cosine", "frames", 0)
+
+
+def test_an_empty_split_is_named_in_the_error(tmp_path):
+    train_ids, val_ids = write_synthetic_dataset(tmp_path, n_train=2, n_val=1, frames=[60, 60, 20])
+    template = MotionTemplate.load(tmp_path / "motion_template.pkl")
+    with pytest.warns(UserWarning, match="at most 25 frames"), \
+            pytest.raises(ValueError, match=r"No usable clip in the val split .*val\.txt: 1 clip\(s\) listed, all too short"):
+        ClipSampler(tmp_path, val_ids, template, 25, 70, split="val")
+    with pytest.raises(ValueError, match=r"No usable clip in the train split .*train\.txt: it lists no clip"):
+        ClipSampler(tmp_path, [], template, 25, 70)
+
+
+def test_prepare_warns_about_kept_clips_shorter_than_a_training_window():
+    from joyvasa.training.prepare.curation import short_clip_warning
+
+    rows = [{"clip_id": "long", "frames": 300, "kept": True}, {"clip_id": "short", "frames": 100, "kept": True},
+            {"clip_id": "left_out", "frames": 20, "kept": False}]
+    warning = short_clip_warning(rows, 100)
+    assert warning.startswith("warning: 1 kept clip(s)") and "short" in warning and "left_out" not in warning
+    assert "--min-seconds" in warning
+    assert short_clip_warning(rows[:1], 100) is None

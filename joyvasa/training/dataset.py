@@ -84,7 +84,7 @@ class ClipSampler:
     """The clips of one split, indexed (not loaded), and random crops of them."""
 
     def __init__(self, data_dir, clip_ids, template: MotionTemplate, n_motions: int, motion_feat_dim: int = 70,
-                 clip_weighting: str = "clip"):
+                 clip_weighting: str = "clip", split: str = "train"):
         self.n_motions = n_motions
         self.template = template
         self.motion_feat_dim = motion_feat_dim
@@ -101,8 +101,10 @@ class ClipSampler:
             warnings.warn(f"{len(too_short)} clip(s) have at most {n_motions} frames and are not used "
                           f"(e.g. {', '.join(too_short[:3])}).", stacklevel=2)
         if not self.clips:
-            raise ValueError(f"No usable clip in {data_dir}: every clip needs more than {n_motions} frames "
-                             f"({n_motions / CLIP_FPS:.1f} s at {CLIP_FPS} fps).")
+            listed = f"{len(clip_ids)} clip(s) listed, all too short" if clip_ids else "it lists no clip"
+            raise ValueError(f"No usable clip in the {split} split of {data_dir} ({split}.txt: {listed}): every clip "
+                             f"needs more than {n_motions} frames ({n_motions / CLIP_FPS:.1f} s at {CLIP_FPS} fps). "
+                             "Prepare more or longer videos, or lower the thresholds that left clips out.")
         datasets = None
         if clip_weighting == "dataset":
             named = clip_datasets(data_dir, used_ids)

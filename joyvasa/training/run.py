@@ -110,7 +110,8 @@ class TrainingRun:
         train_ids, val_ids = read_split(data_dir)
         self.train_data = ClipSampler(data_dir, train_ids, self.template, config.n_motions, config.motion_feat_dim,
                                       config.clip_weighting)
-        self.val_data = (ClipSampler(data_dir, val_ids, self.template, config.n_motions, config.motion_feat_dim)
+        self.val_data = (ClipSampler(data_dir, val_ids, self.template, config.n_motions, config.motion_feat_dim,
+                                     split="val")
                          if val_ids and main else None)
         self.val_batches = (self.val_data.fixed_batches(config.batch_size, config.val_batches)
                             if self.val_data is not None else [])

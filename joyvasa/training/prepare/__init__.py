@@ -54,10 +54,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from joyvasa.training.config import TrainConfig
 from joyvasa.video.crop_options import VideoCropOptions
 from joyvasa.video.reading import VIDEO_SUFFIXES
 
-from .curation import LIP_SYNC_MAX_LAG, CurationOptions, _manifest_rows
+from .curation import LIP_SYNC_MAX_LAG, CurationOptions, _manifest_rows, short_clip_warning
 from .extract import DEFAULT_SPLIT_FACELESS, _init_worker, prepare_video
 from .scan import SIDECAR_COLUMNS, find_videos, read_sidecar, shot_clip_id
 from .split import (MANIFEST_NAME, PARTIAL, RECORDS_DIRNAME, TEMPLATE_NAME, _finished_record, _record_path,
@@ -168,6 +169,9 @@ def prepare_dataset(
         raise ValueError(f"Every clip is below a curation threshold (see the 'left out' lines and "
                          f"'{data_dir / MANIFEST_NAME}'; train.txt and val.txt are left empty); lower the "
                          f"thresholds and run again.")
+    warning = short_clip_warning(rows, TrainConfig().n_motions)
+    if warning:
+        report(warning)
     speakers = {row["clip_id"]: row.get("speaker") for row in rows}
     sources = {row["clip_id"]: video_id for video_id, record in records.items() for row in record["clips"]}
     summary.train_ids, summary.val_ids = split_ids(kept, val_fraction, speakers, sources)

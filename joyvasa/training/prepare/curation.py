@@ -75,3 +75,14 @@ def _manifest_rows(records: dict, side_table: dict, curation: CurationOptions, v
             row["kept"], row["dropped_because"] = not reasons, "; ".join(reasons)
             rows.append(row)
     return sorted(rows, key=lambda row: row["clip_id"])
+
+
+def short_clip_warning(rows: list[dict], n_motions: int) -> str | None:
+    """A warning naming the kept clips too short for one training window of ``n_motions``
+    frames (training passes over them), or None when every kept clip is long enough."""
+    short = [row["clip_id"] for row in rows if row.get("kept", True) and row.get("frames", 0) <= n_motions]
+    if not short:
+        return None
+    return (f"warning: {len(short)} kept clip(s) have at most {n_motions} frames, shorter than one training window "
+            f"(n_motions {n_motions}); train will not use them (e.g. {', '.join(short[:3])}). Raise --min-seconds "
+            f"to leave them out here.")
