@@ -36,13 +36,9 @@ FPS = 2.0  # the speed setting of the template runs
 SPEECH_SECONDS = 2.6894784580498867  # example_inputs/joyvasa_speech.flac
 VIDEO_SECONDS = 1.2  # example_inputs/joyvasa_head_tilt.mp4: 30 frames at 25 fps
 
-ALL_IN_ONE = "JoyVASA - talking portrait (all in one)"
-STAGED = "JoyVASA - talking portrait, long clips (staged)"
-ANIMAL = "JoyVASA - talking cat (animal)"
-FROM_VIDEO = "JoyVASA - portrait moved by a video"
-DIALOGUE = "JoyVASA - two speakers (dialogue)"
-DUB = "JoyVASA - dub a video (lips only)"
-TEMPLATES = (ALL_IN_ONE, STAGED, ANIMAL, FROM_VIDEO, DIALOGUE, DUB)
+_NAMES = module_from_file("docs/template_notes.py")  # the six template names, declared once
+ALL_IN_ONE, STAGED, ANIMAL, FROM_VIDEO, DIALOGUE, DUB = _NAMES.TEMPLATES
+TEMPLATES = _NAMES.TEMPLATES
 DIALOGUE_SECONDS = 2.3132426303854876  # example_inputs/joyvasa_dialogue_a.flac and _b.flac
 
 def _write_speech_like_wav(path: Path, seconds: float, rate: int = 22050) -> Path:

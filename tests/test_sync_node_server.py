@@ -15,12 +15,12 @@ import json
 import pytest
 import torch
 
-from tests.comfy_server import REPO_ROOT, ComfyServer, ComfyUIUnavailable
+from tests.comfy_server import REPO_ROOT, ComfyServer, ComfyUIUnavailable, module_from_file
 from tests.recipe import syncnet_recipe_state_dict
 
 WORKFLOWS = REPO_ROOT / "example_workflows"
-DUB = "JoyVASA - dub a video (lips only)"
-STAGED = "JoyVASA - talking portrait, long clips (staged)"
+_NAMES = module_from_file("docs/template_notes.py")  # the template names, declared once
+DUB, STAGED = _NAMES.DUB, _NAMES.STAGED
 STANDIN = "standin_syncnet.model"  # not the released name: 'auto' must miss it
 
 
