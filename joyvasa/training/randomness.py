@@ -64,7 +64,7 @@ def restore(state, device) -> None:
     torch.random.set_rng_state(state["cpu"])
     if "numpy" in state:
         kind, keys, position, has_gauss, cached = state["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+        np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), position, has_gauss, cached))
     if "python" in state:
         random.setstate(state["python"])
     if device.type == "cuda" and state.get("cuda"):
