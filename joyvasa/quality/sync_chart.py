@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from joyvasa.video.chart import BACKGROUND, GRID, LEFT, LINE_HEIGHT, PANEL, RIGHT, TEXT
+from joyvasa.video.chart import (BACKGROUND, GRID, LEFT, LINE_HEIGHT, PANEL, RIGHT, TEXT, image_tensor, levels,
+                                 time_tick)
 
 CONFIDENCE_COLOR = (120, 210, 255)
 CURVE_COLOR = (255, 160, 30)
@@ -23,9 +24,7 @@ PANEL_HEIGHT = 130
 
 
 def _ys(values: np.ndarray, y0: int, y1: int, low: float, high: float) -> np.ndarray:
-    span = high - low
-    level = np.clip((values - low) / span, 0, 1) if span > 0 else np.full_like(values, 0.5)
-    return y1 - 4 - level * (y1 - y0 - 8)
+    return y1 - 4 - levels(values, low, high) * (y1 - y0 - 8)
 
 
 def draw_sync_chart(result: dict, *, title: str, width: int = 800) -> torch.Tensor:
@@ -66,7 +65,7 @@ def draw_sync_chart(result: dict, *, title: str, width: int = 800) -> torch.Tens
         pen.line(list(zip(xs.tolist(), _ys(confidence, y0, y1, low, high).tolist())), fill=CONFIDENCE_COLOR, width=2)
     labels(y0, y1, low, high)
     seconds = count / 25.0
-    tick = next((t for t in (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300) if seconds / t <= 12), 600)
+    tick = time_tick(seconds)
     for i in range(int(seconds / tick) + 1):
         x = LEFT + plot_width * (i * tick * 25.0) / max(1, count - 1)
         if x <= LEFT + plot_width:
@@ -87,5 +86,4 @@ def draw_sync_chart(result: dict, *, title: str, width: int = 800) -> torch.Tens
         x = LEFT + plot_width * (value + vshift) / max(1, 2 * vshift)
         pen.line([(x, y1), (x, y1 + 5)], fill=TEXT)
         pen.text((x - 8, y1 + 7), f"{value:+d}" if value else "0", fill=TEXT)
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
-    return torch.from_numpy(pixels)[None]
+    return image_tensor(image)

@@ -31,11 +31,24 @@ LEFT = 70  # room for the band names
 RIGHT = 12
 
 
-def _scaled(values: torch.Tensor, low: float, high: float) -> np.ndarray:
-    """values -> 0..1 between low and high (flat when they are equal)."""
+def levels(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """values -> 0..1 between low and high (flat at 0.5 when they are equal)."""
     span = high - low
-    values = values.detach().float().cpu().numpy()
     return np.clip((values - low) / span, 0, 1) if span > 0 else np.full_like(values, 0.5)
+
+
+def _scaled(values: torch.Tensor, low: float, high: float) -> np.ndarray:
+    return levels(values.detach().float().cpu().numpy(), low, high)
+
+
+def time_tick(seconds: float) -> float:
+    """The step between time-axis labels: at most 12 of them over ``seconds``."""
+    return next((t for t in (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300) if seconds / t <= 12), 600)
+
+
+def image_tensor(image) -> torch.Tensor:
+    """A PIL RGB image -> (1, H, W, 3) float32 0..1, as ComfyUI's IMAGE."""
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)[None]
 
 
 def draw_report_chart(curves: dict, *, fps: float, title: str, width: int = 800) -> torch.Tensor:
@@ -114,11 +127,10 @@ def draw_report_chart(curves: dict, *, fps: float, title: str, width: int = 800)
 
     # time axis
     seconds = frames / fps if fps > 0 else 0.0
-    tick = next((t for t in (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300) if seconds / t <= 12), 600)
+    tick = time_tick(seconds)
     axis_y = top + len(bands) * (PANEL_HEIGHT + 8)
     for i in range(int(seconds / tick) + 1):
         x = float(x_of(i * tick * fps))
         pen.line([(x, axis_y - 6), (x, axis_y)], fill=TEXT)
         pen.text((x - 8, axis_y + 3), f"{i * tick:g}s", fill=TEXT)
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
-    return torch.from_numpy(pixels)[None]
+    return image_tensor(image)
