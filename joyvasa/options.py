@@ -26,8 +26,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from joyvasa.face.crop import CROP_MODES
 from joyvasa.liveportrait.driving_presets import DRIVING_PRESETS
 from joyvasa.liveportrait.keypoints import ANIMATION_REGIONS, DRIVING_OPTIONS
@@ -299,11 +297,9 @@ class RenderOptions(_Presettable):
         """``frames_per_batch``, or when 0: 1 on CPU (each frame in flight costs ~0.45 GB of
         activations and batching gains nothing), 8 on a GPU (where batches pay off). In ComfyUI
         the nodes replace 0 by what fits in free memory first (joyvasa.runtime.memory)."""
-        from joyvasa.runtime.memory import AUTO_FRAMES_CPU, AUTO_FRAMES_MAX
+        from joyvasa.runtime.memory import auto_frames
 
-        if self.frames_per_batch:
-            return self.frames_per_batch
-        return AUTO_FRAMES_CPU if torch.device(device).type == "cpu" else AUTO_FRAMES_MAX
+        return self.frames_per_batch or auto_frames(device)
 
 
 @dataclass(frozen=True)

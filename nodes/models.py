@@ -87,7 +87,7 @@ def load_together(models: list, memory_required: int = 0) -> None:
 def ready_stage(models: list, inputs: dict) -> dict:
     """Load a stage's ``models`` together with the memory its batch needs; returns ``inputs`` with
     ``frames_per_batch`` 0 (auto) replaced by what fits in the memory left free (on a GPU)."""
-    from joyvasa.runtime.memory import AUTO_FRAMES_CPU, AUTO_FRAMES_MAX, frames_for_free_memory, stage_memory_required
+    from joyvasa.runtime.memory import auto_frames, frames_for_free_memory, stage_memory_required
 
     if not models:
         return inputs
@@ -96,8 +96,7 @@ def ready_stage(models: list, inputs: dict) -> dict:
     asked = int(inputs.get("frames_per_batch") or 0)
     frames = 0
     if renderer is not None:
-        on_cpu = renderer.patcher.load_device.type == "cpu"
-        frames = asked or (1 if "frames_per_batch" not in inputs else AUTO_FRAMES_CPU if on_cpu else AUTO_FRAMES_MAX)
+        frames = asked or (1 if "frames_per_batch" not in inputs else auto_frames(renderer.patcher.load_device))
     load_together(models, stage_memory_required(render_frames=frames, render_dtype=renderer.dtype if renderer else
                                                 torch.float32, motion=motion))
     if renderer is None or asked or "frames_per_batch" not in inputs:

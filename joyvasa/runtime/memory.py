@@ -34,11 +34,16 @@ def stage_memory_required(*, render_frames: int = 0, render_dtype: torch.dtype =
     return max(0, int(render_frames)) * render_frame_bytes(render_dtype) + (MOTION_STAGE_BYTES if motion else 0)
 
 
+def auto_frames(device) -> int:
+    """``frames_per_batch`` auto before free memory is known: 1 on a CPU, :data:`AUTO_FRAMES_MAX` elsewhere."""
+    return AUTO_FRAMES_CPU if torch.device(device).type == "cpu" else AUTO_FRAMES_MAX
+
+
 def frames_for_free_memory(free_bytes: int, dtype: torch.dtype, device, reserve_bytes: int = 0) -> int:
     """``frames_per_batch`` auto: on a CPU 1; elsewhere as many frames as fit in ``free_bytes`` less
     ``reserve_bytes``, at least 1 (the stage still runs when memory is short) and at most
     :data:`AUTO_FRAMES_MAX`."""
     if torch.device(device).type == "cpu":
-        return AUTO_FRAMES_CPU
+        return auto_frames(device)
     fitting = (int(free_bytes) - int(reserve_bytes)) // render_frame_bytes(dtype)
     return int(min(AUTO_FRAMES_MAX, max(1, fitting)))
